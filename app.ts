@@ -1,0 +1,37 @@
+import type { ApplicationFunction, Probot } from 'probot';
+import { loadWebhookConfig, type WebhookConfig } from './src/config';
+import { createLocalDispatch, type Dispatch } from './src/dispatch';
+import { handleDelivery, type DeliveryOutcome, type Delivery } from './src/handle-delivery';
+
+export interface AppOptions {
+  readonly config?: WebhookConfig;
+  /** How runners start; defaults to in-process runners on this host (local mode). */
+  readonly dispatch?: Dispatch;
+  /** Receives each delivery's outcome, so an edge (the Lambda handler) can shape its answer. */
+  readonly onOutcome?: (deliveryId: string, outcome: DeliveryOutcome) => void;
+}
+
+/**
+ * The lambda-runner Probot app: every delivery is decided, and a queued `workflow_job` that one
+ * of the runner profiles serves starts an ephemeral runner.
+ */
+export function createApp(options: AppOptions = {}): ApplicationFunction {
+  return (app: Probot) => {
+    const config = options.config ?? loadWebhookConfig();
+    const dispatch = options.dispatch ?? defaultLocalDispatch(app);
+    app.onAny(async (context) => {
+      const delivery = { id: context.id, name: context.name, payload: context.payload } as Delivery;
+      const outcome = await handleDelivery(delivery, { config, dispatch, log: app.log });
+      options.onOutcome?.(context.id, outcome);
+    });
+  };
+}
+
+function defaultLocalDispatch(app: Probot): Dispatch {
+  // Loaded only in local mode, so the webhook bundle does not carry the runner executor.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createLocalRunner } = require('./runner/local') as typeof import('./runner/local');
+  return createLocalDispatch({ run: createLocalRunner(app.log), log: app.log });
+}
+
+export default createApp();

@@ -1,0 +1,72 @@
+import { createAppAuth } from '@octokit/auth-app';
+import { Octokit } from '@octokit/core';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import Bottleneck from 'bottleneck';
+import type { Logger } from 'pino';
+import type { AppCredentials } from './app-credentials';
+
+const RunnerOctokit = Octokit.plugin(retry, throttling);
+export type GitHubClient = InstanceType<typeof RunnerOctokit>;
+
+export interface GitHubClientOptions {
+  readonly credentials: AppCredentials;
+  readonly baseUrl: string;
+  readonly log: Logger;
+  /** Milliseconds per "second" of retry back-off; tests shrink it. */
+  readonly retryAfterBaseValue?: number;
+}
+
+/**
+ * Returns the installation-scoped client for an installation, building each once: the App's
+ * installation token is minted on first use and cached by the client while the container is
+ * warm, so a second job on the same container mints no new token. 5xx and 429 are retried with
+ * back-off, rate limits wait for their reset; 409 (a runner name already taken) is never retried.
+ */
+export function createGitHubClients(
+  options: GitHubClientOptions,
+): (installationId: number) => GitHubClient {
+  const clients = new Map<number, GitHubClient>();
+  return (installationId) => {
+    let client = clients.get(installationId);
+    if (!client) {
+      client = buildClient(options, installationId);
+      clients.set(installationId, client);
+    }
+    return client;
+  };
+}
+
+function buildClient(options: GitHubClientOptions, installationId: number): GitHubClient {
+  const { credentials, baseUrl, log, retryAfterBaseValue = 1000 } = options;
+  const octokitLog = {
+    debug: (message: string) => log.debug({ component: 'octokit' }, message),
+    info: (message: string) => log.debug({ component: 'octokit' }, message),
+    warn: (message: string) => log.warn({ component: 'octokit' }, message),
+    error: (message: string) => log.error({ component: 'octokit' }, message),
+  };
+  const onLimit =
+    (kind: string) =>
+    (after: number, request: { method: string; url: string }, _o: unknown, count: number) => {
+      log.warn(
+        { retryAfterSeconds: after, method: request.method, url: request.url, attempt: count + 1 },
+        `GitHub ${kind} limit`,
+      );
+      return count < 3;
+    };
+  return new RunnerOctokit({
+    baseUrl,
+    log: octokitLog,
+    authStrategy: createAppAuth,
+    auth: { appId: credentials.appId, privateKey: credentials.privateKey, installationId },
+    retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451], retryAfterBaseValue },
+    throttle: {
+      onRateLimit: onLimit('rate'),
+      onSecondaryRateLimit: onLimit('secondary rate'),
+      retryAfterBaseValue,
+      // A runner makes one or two writes per job; the default one-second spacing between writes
+      // only delays the job, and each container has its own limiter anyway.
+      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 }),
+    },
+  });
+}

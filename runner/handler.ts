@@ -1,0 +1,52 @@
+import pino, { type Logger } from 'pino';
+import { createAwsClients, type AwsClients } from '../src/aws-clients';
+import type { Env } from '../src/env';
+import { LambdaRunnerError } from '../src/errors';
+import { parseRunnerRequest } from '../src/runner-request';
+import { createRunner } from './create-runner';
+import type { RunnerResult } from './run-job';
+
+export interface RunnerHandlerOptions {
+  readonly env?: Env;
+  readonly clients?: Pick<AwsClients, 'secretsManager'>;
+  readonly log?: Logger;
+  readonly deadlineMarginMs?: number;
+  readonly retryAfterBaseValue?: number;
+}
+
+/** A runner invocation that ended in failure: Lambda records an error, alarms and the DLQ see it. */
+export class RunnerFailedError extends LambdaRunnerError {
+  constructor(readonly result: RunnerResult) {
+    super(
+      `lambda-runner: runner ${result.runnerName} failed: ${result.error ?? `listener exit code ${result.exitCode}`}`,
+    );
+  }
+}
+
+/**
+ * Builds the runner Lambda handler: validates the request the webhook sent, serves the job
+ * before `remaining time - RUNNER_DEADLINE_MARGIN_SECONDS`, and returns the result. A failed
+ * runner throws (after its clean-up) so the failure is visible in Lambda's metrics.
+ */
+export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
+  const env = options.env ?? process.env;
+  const log = options.log ?? pino({ level: env.LOG_LEVEL?.trim() || 'info' });
+  let run: ReturnType<typeof createRunner> | undefined;
+  return async (
+    event: unknown,
+    context: { getRemainingTimeInMillis(): number },
+  ): Promise<RunnerResult> => {
+    const request = parseRunnerRequest(event);
+    run ??= createRunner({
+      env,
+      clients: options.clients ?? createAwsClients(),
+      log,
+      retryAfterBaseValue: options.retryAfterBaseValue,
+    });
+    const margin =
+      options.deadlineMarginMs ?? Number(env.RUNNER_DEADLINE_MARGIN_SECONDS ?? 60) * 1000;
+    const result = await run(request, Date.now() + context.getRemainingTimeInMillis() - margin);
+    if (result.outcome === 'failed') throw new RunnerFailedError(result);
+    return result;
+  };
+}

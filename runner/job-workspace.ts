@@ -1,0 +1,51 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+/** The directories one job uses; all of them live under `dir`, removed when the job ends. */
+export interface JobWorkspace {
+  readonly dir: string;
+  readonly root: string;
+  readonly home: string;
+  readonly toolCache: string;
+  readonly tmp: string;
+}
+
+/** Where a job's runner root, HOME, tool cache and TMPDIR go, under the work root. */
+export function jobWorkspace(workRoot: string, runnerName: string): JobWorkspace {
+  const dir = path.join(workRoot, `lambda-runner-${runnerName}`);
+  return {
+    dir,
+    root: path.join(dir, 'runner'),
+    home: path.join(dir, 'home'),
+    toolCache: path.join(dir, 'toolcache'),
+    tmp: path.join(dir, 'tmp'),
+  };
+}
+
+/** Creates HOME, the tool cache and TMPDIR (the runner root is laid out separately). */
+export async function createWorkspace(workspace: JobWorkspace): Promise<void> {
+  await Promise.all(
+    [workspace.home, workspace.toolCache, workspace.tmp].map((dir) =>
+      mkdir(dir, { recursive: true }),
+    ),
+  );
+}
+
+/**
+ * Removes the job's directories; with `everything`, every entry of the work root too (inside
+ * Lambda `/tmp` is this container's alone, and a job may have written anywhere in it).
+ * Returns what could not be removed, so the caller can log it.
+ */
+export async function wipeWorkspace(
+  workspace: JobWorkspace,
+  workRoot: string,
+  everything: boolean,
+): Promise<string[]> {
+  const targets = everything
+    ? (await readdir(workRoot).catch(() => [])).map((name) => path.join(workRoot, name))
+    : [workspace.dir];
+  const results = await Promise.allSettled(
+    targets.map((target) => rm(target, { recursive: true, force: true, maxRetries: 3 })),
+  );
+  return targets.filter((_target, index) => results[index]?.status === 'rejected');
+}

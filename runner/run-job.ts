@@ -1,0 +1,304 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Env } from '../src/env';
+import type { RunnerRequest } from '../src/runner-request';
+import type { RunnerConfig } from './config';
+import { configureRunner } from './configure-runner';
+import { DuplicateRunnerError } from './errors';
+import type { GitHubClient } from './github-client';
+import { jobEnvironment } from './job-environment';
+import { createWorkspace, jobWorkspace, wipeWorkspace, type JobWorkspace } from './job-workspace';
+import { runListener, type ListenerRun } from './listener';
+import {
+  createRegistrationToken,
+  deleteRunner,
+  findRunnerGroupId,
+  generateJitConfig,
+  readJobStatus,
+  type RunnerTarget,
+} from './registration';
+import { prepareRunnerRoot } from './runner-layout';
+import { sweepProcesses, uptimeSeconds } from './sweep-processes';
+
+export type RunnerOutcome =
+  'completed' | 'idle' | 'deadline' | 'not-queued' | 'duplicate' | 'failed';
+
+export interface RunnerResult {
+  readonly runnerName: string;
+  readonly registration: 'jit' | 'token';
+  readonly outcome: RunnerOutcome;
+  readonly exitCode: number | null;
+  readonly jobResult?: string;
+  readonly error?: string;
+  readonly registrationDeleted: boolean;
+  readonly processesKilled: number;
+  readonly timings: {
+    toListeningMs?: number;
+    toJobMs?: number;
+    jobDurationMs?: number;
+    totalMs: number;
+  };
+}
+
+export interface RunJobDeps {
+  readonly config: RunnerConfig;
+  readonly github: (installationId: number) => GitHubClient;
+  readonly log: Logger;
+  readonly env?: Env;
+  /** Runner group ids by org, looked up once per container. */
+  readonly groupIds?: Map<string, number>;
+}
+
+interface Registration {
+  readonly args: string[];
+  readonly runnerId?: number;
+}
+
+/** The runner's name on GitHub: one per job and attempt, so a second start for a job gets 409. */
+export function runnerName(request: Pick<RunnerRequest, 'jobId' | 'runAttempt'>): string {
+  return `lambda-${request.jobId}-${request.runAttempt}`;
+}
+
+/**
+ * Serves one job with one ephemeral runner: checks the job still waits, registers the runner
+ * (JIT config or registration token) while laying out its root, runs the listener until the job
+ * ends, the idle timeout or the deadline, and then, whatever happened, deletes a registration
+ * the runner did not consume, kills what the job left running and wipes its files.
+ */
+export async function runJob(
+  request: RunnerRequest,
+  deadline: number,
+  deps: RunJobDeps,
+): Promise<RunnerResult> {
+  const started = Date.now();
+  const name = runnerName(request);
+  const log = deps.log.child({
+    deliveryId: request.deliveryId,
+    repository: `${request.owner}/${request.repo}`,
+    jobId: request.jobId,
+    runId: request.runId,
+    attempt: request.runAttempt,
+    runnerName: name,
+    profile: request.profile,
+  });
+  const attempt = await serve(request, deadline, { ...deps, log, name });
+  const result: RunnerResult = {
+    runnerName: name,
+    registration: deps.config.registration,
+    registrationDeleted: false,
+    processesKilled: 0,
+    ...attempt,
+    timings: timings(started, attempt.run),
+  };
+  log.info(
+    {
+      outcome: result.outcome,
+      exitCode: result.exitCode,
+      jobResult: result.jobResult,
+      error: result.error,
+      timings: result.timings,
+    },
+    `runner ${result.outcome}`,
+  );
+  return result;
+}
+
+type Attempt = Omit<
+  RunnerResult,
+  'runnerName' | 'registration' | 'timings' | 'registrationDeleted' | 'processesKilled'
+> &
+  Partial<Pick<RunnerResult, 'registrationDeleted' | 'processesKilled'>> & { run?: ListenerRun };
+
+async function serve(
+  request: RunnerRequest,
+  deadline: number,
+  deps: RunJobDeps & { name: string },
+): Promise<Attempt> {
+  if (deadline <= Date.now())
+    return {
+      outcome: 'deadline',
+      exitCode: null,
+      error: 'no time left before the Lambda deadline',
+    };
+  const client = deps.github(request.installationId);
+  const status = await readJobStatus(client, request);
+  if (status === undefined) deps.log.warn('job status unknown; starting a runner anyway');
+  else if (status !== 'queued')
+    return { outcome: 'not-queued', exitCode: null, error: `job is ${status}` };
+
+  const { config } = deps;
+  const context: RegisterContext = {
+    ...deps,
+    client,
+    target: { scope: request.scope ?? config.scope, owner: request.owner, repo: request.repo },
+    workspace: jobWorkspace(config.workRoot, deps.name),
+    tag: randomUUID(),
+    sweepSince: config.ownsContainer ? await uptimeSeconds() : undefined,
+    env: {},
+  };
+  context.env = jobEnvironment(deps.env ?? process.env, context.workspace, context.tag);
+  const held: { registration?: Registration } = {};
+  const run = await register(request, context, held).then(
+    (registration) => listen(registration, deadline, context),
+    (error: unknown) => error as Error,
+  );
+  const cleanup = await cleanUp(context, held.registration, run instanceof Error ? undefined : run);
+  return { ...cleanup, ...describe(run, deps.log) };
+}
+
+function describe(run: ListenerRun | Error, log: Logger): Attempt {
+  if (run instanceof DuplicateRunnerError)
+    return { outcome: 'duplicate', exitCode: null, error: run.message };
+  if (run instanceof Error) return { outcome: 'failed', exitCode: null, error: run.message };
+  if (run.outcome === 'deadline') log.error('the job hit the Lambda time limit and was stopped');
+  return { outcome: run.outcome, exitCode: run.exitCode, jobResult: run.jobResult, run };
+}
+
+function listen(
+  registration: Registration,
+  deadline: number,
+  context: RegisterContext,
+): Promise<ListenerRun> {
+  const { config, workspace, log } = context;
+  log.info({ runnerId: registration.runnerId }, 'runner registered');
+  return runListener({
+    executable: path.join(workspace.root, 'bin', 'Runner.Listener'),
+    args: registration.args,
+    cwd: workspace.root,
+    env: context.env,
+    idleTimeoutMs: config.idleTimeoutMs,
+    deadline,
+    stopGraceMs: config.stopGraceMs,
+    onLine: (line) => log.info({ line }, 'listener'),
+  });
+}
+
+interface RegisterContext extends RunJobDeps {
+  readonly client: GitHubClient;
+  readonly target: RunnerTarget;
+  readonly workspace: JobWorkspace;
+  env: NodeJS.ProcessEnv;
+  readonly name: string;
+  readonly tag: string;
+  readonly sweepSince?: number;
+}
+
+/**
+ * Lays out the runner root while GitHub registers the runner: the two do not wait on each other.
+ * The registration is recorded in `held` as soon as it exists, so a failure after it (a layout
+ * that could not be written) still lets the clean-up delete it.
+ */
+async function register(
+  request: RunnerRequest,
+  context: RegisterContext,
+  held: { registration?: Registration },
+): Promise<Registration> {
+  const { config, workspace } = context;
+  const prepared = Promise.all([
+    prepareRunnerRoot(config.sourceDir, workspace.root, config.layout),
+    createWorkspace(workspace),
+  ]).then(() => undefined);
+  const [layout, registration] = await Promise.allSettled([
+    prepared,
+    config.registration === 'token'
+      ? registerWithToken(request, context, prepared, held)
+      : registerJustInTime(request, context, held),
+  ]);
+  if (registration.status === 'rejected') throw registration.reason;
+  if (layout.status === 'rejected') throw layout.reason;
+  return registration.value;
+}
+
+async function registerJustInTime(
+  request: RunnerRequest,
+  context: RegisterContext,
+  held: { registration?: Registration },
+) {
+  const groupId = await groupIdFor(request, context);
+  const { runnerId, jitConfig } = await generateJitConfig(context.client, context.target, {
+    name: context.name,
+    labels: request.labels,
+    groupId,
+    workFolder: '_work',
+  });
+  held.registration = { args: ['run', '--jitconfig', jitConfig], runnerId };
+  return held.registration;
+}
+
+async function registerWithToken(
+  request: RunnerRequest,
+  context: RegisterContext,
+  prepared: Promise<void>,
+  held: { registration?: Registration },
+) {
+  const { config, target } = context;
+  const token = await createRegistrationToken(context.client, target);
+  await prepared;
+  const url = `${config.webBaseUrl}/${target.scope === 'org' ? target.owner : `${target.owner}/${target.repo}`}`;
+  const group = target.scope === 'org' ? (request.group ?? config.group) : undefined;
+  const runnerId = await configureRunner({
+    root: context.workspace.root,
+    url,
+    token,
+    name: context.name,
+    labels: request.labels,
+    group,
+    env: context.env,
+    timeoutMs: 60_000,
+  });
+  held.registration = { args: ['run'], runnerId };
+  return held.registration;
+}
+
+async function groupIdFor(request: RunnerRequest, context: RegisterContext): Promise<number> {
+  const group = request.group ?? context.config.group;
+  const key = `${context.target.scope}:${context.target.owner}:${group}`.toLowerCase();
+  const cached = context.groupIds?.get(key);
+  if (cached !== undefined) return cached;
+  const id = await findRunnerGroupId(context.client, context.target, group);
+  context.groupIds?.set(key, id);
+  return id;
+}
+
+/** Every exit path comes through here; each step runs even when an earlier one fails. */
+async function cleanUp(
+  context: RegisterContext,
+  registration: Registration | undefined,
+  run: ListenerRun | undefined,
+): Promise<Pick<RunnerResult, 'registrationDeleted' | 'processesKilled'>> {
+  const { log, config } = context;
+  // An ephemeral runner that finished its job has removed itself; any other still exists.
+  const registrationDeleted =
+    registration?.runnerId !== undefined && run?.outcome !== 'completed'
+      ? await removeRegistration(context, registration.runnerId)
+      : false;
+  const processesKilled = await sweepProcesses({ tag: context.tag, since: context.sweepSince });
+  if (processesKilled > 0) log.warn({ processesKilled }, 'killed processes the job left behind');
+  const left = await wipeWorkspace(context.workspace, config.workRoot, config.ownsContainer);
+  if (left.length > 0) log.error({ left }, 'could not remove every file of the job');
+  return { registrationDeleted, processesKilled };
+}
+
+async function removeRegistration(context: RegisterContext, runnerId: number): Promise<boolean> {
+  try {
+    const deleted = await deleteRunner(context.client, context.target, runnerId);
+    context.log.info({ runnerId, deleted }, 'runner registration removed');
+    return deleted;
+  } catch (error) {
+    context.log.error({ err: error, runnerId }, 'could not delete the runner registration');
+    return false;
+  }
+}
+
+function timings(started: number, run?: ListenerRun): RunnerResult['timings'] {
+  const ended = Date.now();
+  const since = (at?: number) => (at === undefined ? undefined : at - started);
+  const jobStarted = run?.jobStartedAt;
+  return {
+    toListeningMs: since(run?.listeningAt),
+    toJobMs: since(jobStarted),
+    jobDurationMs: jobStarted === undefined ? undefined : (run?.jobEndedAt ?? ended) - jobStarted,
+    totalMs: ended - started,
+  };
+}

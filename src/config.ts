@@ -1,0 +1,67 @@
+import { ConfigError } from './errors';
+import { createEnvReader, isLambda, type Env } from './env';
+import { DEFAULT_RUNNER_LABELS, parseProfiles, type RunnerProfile } from './profiles';
+import { SecretSource } from './secret-source';
+
+export interface WebhookConfig {
+  readonly webhookSecret: SecretSource;
+  readonly requiredLabel: string;
+  readonly profiles: readonly RunnerProfile[];
+  readonly allowedRepositories: readonly string[];
+  readonly allowedOwners: readonly string[];
+  readonly allowPublicRepositories: boolean;
+  readonly dispatch: 'lambda' | 'local';
+  readonly logLevel: string;
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/**
+ * Parses and validates the webhook side's environment once. Throws one {@link ConfigError}
+ * listing every problem; the result is frozen and holds secrets only as masked sources.
+ */
+export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
+  const read = createEnvReader(env);
+  const webhookSecret = SecretSource.from(
+    read.string('WEBHOOK_SECRET'),
+    read.string('WEBHOOK_SECRET_ARN'),
+  );
+  if (!webhookSecret) read.problems.push('WEBHOOK_SECRET or WEBHOOK_SECRET_ARN is required');
+  const dispatch = read.oneOf(
+    'RUNNER_DISPATCH',
+    ['lambda', 'local'],
+    isLambda(env) ? 'lambda' : 'local',
+  );
+  checkDispatch(dispatch, env, read.problems);
+  const config: WebhookConfig = {
+    webhookSecret: webhookSecret ?? SecretSource.fromValue(''),
+    requiredLabel: read.text('REQUIRED_LABEL', 'lambda-runner').toLowerCase(),
+    profiles: loadProfiles(read, dispatch),
+    allowedRepositories: read.list('ALLOWED_REPOSITORIES').map((item) => item.toLowerCase()),
+    allowedOwners: read.list('ALLOWED_OWNERS').map((item) => item.toLowerCase()),
+    allowPublicRepositories: read.bool('ALLOW_PUBLIC_REPOSITORIES', false),
+    dispatch,
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return Object.freeze(config);
+}
+
+function checkDispatch(dispatch: string, env: Env, problems: string[]): void {
+  if (dispatch === 'local' && isLambda(env)) {
+    problems.push('RUNNER_DISPATCH=local runs runners in-process (npm start); in Lambda use "lambda"');
+  }
+}
+
+function loadProfiles(read: ReturnType<typeof createEnvReader>, dispatch: string): RunnerProfile[] {
+  const json = read.string('RUNNER_PROFILES');
+  if (json) return parseProfiles(json, read.problems);
+  const functionName = read.string('RUNNER_FUNCTION_NAME');
+  if (!functionName && dispatch === 'lambda') {
+    read.problems.push(
+      'RUNNER_FUNCTION_NAME (or RUNNER_PROFILES) is required when RUNNER_DISPATCH=lambda',
+    );
+  }
+  const labels = read.list('RUNNER_LABELS', DEFAULT_RUNNER_LABELS);
+  return [{ name: 'default', labels, functionName: functionName ?? 'local' }];
+}

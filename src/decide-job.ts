@@ -1,0 +1,74 @@
+import type { WebhookConfig } from './config';
+import type { RunnerProfile } from './profiles';
+import { routeJob } from './route-job';
+
+/** The part of a `workflow_job` payload the decision reads. */
+export interface JobEvent {
+  readonly action?: string;
+  readonly workflow_job?: { readonly labels?: readonly string[] | null };
+  readonly repository?: {
+    readonly full_name?: string;
+    readonly private?: boolean;
+    readonly owner?: { readonly login?: string };
+  };
+}
+
+export type Decision =
+  | { readonly result: 'dispatch'; readonly profile: RunnerProfile; readonly reason: string }
+  | { readonly result: 'ignored'; readonly reason: string };
+
+/**
+ * Decides whether one webhook delivery should start a runner, and says why in words a user
+ * can act on. Pure: the webhook, `lambda-runner explain` and the tests share it.
+ */
+export function decideJob(
+  eventName: string,
+  payload: JobEvent,
+  config: Pick<
+    WebhookConfig,
+    | 'requiredLabel'
+    | 'profiles'
+    | 'allowedRepositories'
+    | 'allowedOwners'
+    | 'allowPublicRepositories'
+  >,
+): Decision {
+  if (eventName !== 'workflow_job') return ignored(`event "${eventName}" is not handled`);
+  if (payload.action !== 'queued') return ignored(`action "${payload.action}" is not "queued"`);
+  const refusal = refuseRepository(payload.repository, config);
+  if (refusal) return ignored(refusal);
+  const route = routeJob(payload.workflow_job?.labels ?? [], config.profiles, config.requiredLabel);
+  if (!route.matched) return ignored(route.reason);
+  return {
+    result: 'dispatch',
+    profile: route.profile,
+    reason: `profile "${route.profile.name}" offers every label`,
+  };
+}
+
+function refuseRepository(
+  repository: JobEvent['repository'],
+  config: Pick<WebhookConfig, 'allowedRepositories' | 'allowedOwners' | 'allowPublicRepositories'>,
+): string | undefined {
+  const { fullName, owner } = identify(repository);
+  const restricted = config.allowedRepositories.length > 0 || config.allowedOwners.length > 0;
+  const allowed =
+    config.allowedRepositories.includes(fullName) || config.allowedOwners.includes(owner);
+  if (restricted && !allowed) {
+    return `repository "${fullName}" is not in ALLOWED_REPOSITORIES or ALLOWED_OWNERS`;
+  }
+  if (repository?.private !== true && !config.allowPublicRepositories) {
+    return `repository "${fullName}" is public and ALLOW_PUBLIC_REPOSITORIES is not true`;
+  }
+  return undefined;
+}
+
+function identify(repository: JobEvent['repository']): { fullName: string; owner: string } {
+  const fullName = (repository?.full_name ?? '').toLowerCase();
+  const owner = repository?.owner?.login ?? fullName.split('/')[0] ?? '';
+  return { fullName, owner: owner.toLowerCase() };
+}
+
+function ignored(reason: string): Decision {
+  return { result: 'ignored', reason };
+}

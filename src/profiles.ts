@@ -1,0 +1,62 @@
+/** A runner profile: which job labels it serves and which runner function starts its runners. */
+export interface RunnerProfile {
+  readonly name: string;
+  /** Labels the runner carries; a job is served when all its labels are among them. */
+  readonly labels: readonly string[];
+  readonly functionName: string;
+  readonly scope?: 'repo' | 'org';
+  readonly group?: string;
+}
+
+export const DEFAULT_RUNNER_LABELS =
+  'self-hosted,lambda-runner,linux,x64,aws-cli,sam-cli,python,node';
+
+/**
+ * Parses `RUNNER_PROFILES` (a JSON array). Records a problem for each invalid entry and
+ * returns the valid ones, so configuration errors are reported all at once.
+ */
+export function parseProfiles(json: string, problems: string[]): RunnerProfile[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    problems.push('RUNNER_PROFILES must be a JSON array of {name, labels, functionName}');
+    return [];
+  }
+  if (!Array.isArray(raw) || raw.length === 0) {
+    problems.push('RUNNER_PROFILES must be a non-empty JSON array');
+    return [];
+  }
+  return raw.flatMap((entry: unknown, index) => {
+    const profile = toProfile(entry);
+    if (typeof profile === 'string') {
+      problems.push(`RUNNER_PROFILES[${index}]: ${profile}`);
+      return [];
+    }
+    return [profile];
+  });
+}
+
+function toProfile(entry: unknown): RunnerProfile | string {
+  if (typeof entry !== 'object' || entry === null) return 'must be an object';
+  const fields = entry as Record<string, unknown>;
+  const name = typeof fields.name === 'string' && fields.name ? fields.name : undefined;
+  if (!name) return 'name must be a non-empty string';
+  const checks: [boolean, string][] = [
+    [isLabelList(fields.labels), 'labels must be a non-empty array of strings'],
+    [isNonEmptyString(fields.functionName), 'functionName must be a non-empty string'],
+    [[undefined, 'repo', 'org'].includes(fields.scope as string), 'scope must be "repo" or "org"'],
+    [fields.group === undefined || typeof fields.group === 'string', 'group must be a string'],
+  ];
+  const problem = checks.find(([ok]) => !ok);
+  if (problem) return `profile "${name}": ${problem[1]}`;
+  return fields as unknown as RunnerProfile;
+}
+
+function isLabelList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length > 0 && value.every(isNonEmptyString);
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.trim().length > 0;
+}

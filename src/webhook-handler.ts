@@ -1,0 +1,146 @@
+import { createLambdaFunction } from '@probot/adapter-aws-lambda-serverless';
+import pino, { type Logger } from 'pino';
+import { Probot } from 'probot';
+import { createApp } from '../app';
+import { createAwsClients, type AwsClients } from './aws-clients';
+import { loadWebhookConfig, type WebhookConfig } from './config';
+import { createLambdaDispatch, type Dispatch } from './dispatch';
+import type { Env } from './env';
+import type { DeliveryOutcome } from './handle-delivery';
+import { answer, answerError, answerOutcome, type HttpAnswer } from './webhook-answer';
+import {
+  payloadText,
+  toWebhookRequest,
+  type HttpEvent,
+  type WebhookRequest,
+} from './webhook-event';
+
+export interface WebhookHandlerOptions {
+  readonly env?: Env;
+  readonly clients?: AwsClients;
+  readonly log?: Logger;
+  /** Overrides how runners start; by default an async Lambda invoke (or in-process when local). */
+  readonly dispatch?: Dispatch;
+}
+
+interface Ready {
+  readonly probot: Probot;
+  readonly receiveJson: (event: object) => Promise<unknown>;
+}
+
+/**
+ * Builds the webhook Lambda handler. Configuration, the secret and Probot are loaded once per
+ * container, on the first request; each request is checked, verified and received, and always
+ * answered per the contract (401 bad signature, 400 malformed, 200 ignored, 202 dispatched,
+ * 5xx only when dispatch failed), never by a thrown error that API Gateway would turn into a 5xx.
+ */
+export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
+  const outcomes = new Map<string, DeliveryOutcome>();
+  const env = options.env ?? process.env;
+  const log = options.log ?? pino({ level: env.LOG_LEVEL?.trim() || 'info' });
+  let ready: Promise<Ready> | undefined;
+  const getReady = () => {
+    ready ??= prepare({ ...options, env, log }, (id, outcome) => outcomes.set(id, outcome)).catch(
+      (error) => {
+        ready = undefined; // a transient failure (a secret read) is retried on the next request
+        throw error;
+      },
+    );
+    return ready;
+  };
+
+  return async (event: HttpEvent | null | undefined): Promise<HttpAnswer> => {
+    const request = toWebhookRequest(event);
+    const refusal = refuse(request);
+    if (refusal) {
+      log.info(
+        {
+          deliveryId: request.headers['x-github-delivery'],
+          decision: 'rejected',
+          reason: refusal.reason,
+        },
+        'delivery rejected',
+      );
+      return answer(refusal.status, { result: 'rejected', reason: refusal.reason });
+    }
+    const id = request.headers['x-github-delivery'] ?? '';
+    try {
+      await receive(await getReady(), request);
+      return answerOutcome(outcomes.get(id));
+    } catch (error) {
+      const result = answerError(error);
+      if (result.statusCode >= 500) log.error({ deliveryId: id, err: error }, 'delivery failed');
+      else
+        log.info(
+          { deliveryId: id, decision: 'rejected', reason: JSON.parse(result.body).reason },
+          'delivery rejected',
+        );
+      return result;
+    } finally {
+      outcomes.delete(id);
+    }
+  };
+}
+
+function refuse(request: WebhookRequest): { status: number; reason: string } | undefined {
+  if (request.method !== 'POST') return { status: 405, reason: 'webhook deliveries are POSTed' };
+  if (!request.rawBody) return { status: 400, reason: 'empty body' };
+  if (!request.headers['x-github-event'] || !request.headers['x-github-delivery']) {
+    return { status: 400, reason: 'missing X-GitHub-Event or X-GitHub-Delivery header' };
+  }
+  if (!/^sha256=[0-9a-f]{64}$/i.test(request.headers['x-hub-signature-256'] ?? '')) {
+    return { status: 401, reason: 'missing or malformed X-Hub-Signature-256 header' };
+  }
+  return undefined;
+}
+
+async function receive({ probot, receiveJson }: Ready, request: WebhookRequest): Promise<void> {
+  const text = payloadText(request);
+  if (text === request.rawBody) {
+    // JSON delivery: the adapter hands it to Probot, which verifies the signature and receives it.
+    await receiveJson({
+      httpMethod: 'POST',
+      path: request.path,
+      headers: request.headers,
+      body: text,
+    });
+    return;
+  }
+  // Form-encoded delivery: GitHub signs the raw form body, so verify that, then receive the JSON.
+  if (
+    !(await probot.webhooks.verify(request.rawBody, request.headers['x-hub-signature-256'] ?? ''))
+  ) {
+    throw new Error('signature does not match event payload and secret');
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text ?? '');
+  } catch {
+    throw new Error('Invalid JSON');
+  }
+  await probot.webhooks.receive({
+    id: request.headers['x-github-delivery'] ?? '',
+    name: request.headers['x-github-event'] as never,
+    payload: payload as never,
+  });
+}
+
+async function prepare(
+  options: WebhookHandlerOptions,
+  onOutcome: (id: string, outcome: DeliveryOutcome) => void,
+): Promise<Ready> {
+  const config: WebhookConfig = loadWebhookConfig(options.env);
+  const clients = options.clients ?? createAwsClients();
+  const secret = await config.webhookSecret.resolve(clients.secretsManager);
+  const log = options.log ?? pino({ level: config.logLevel });
+  // Probot 13 wants App credentials unless it is given a token. The webhook side never calls
+  // GitHub, so it must not hold the App's private key: a placeholder token satisfies Probot,
+  // and any accidental GitHub call would fail loudly (401) instead of acting as the App.
+  const probot = new Probot({ secret, githubToken: 'webhook-side-makes-no-github-calls', log });
+  const dispatch =
+    options.dispatch ??
+    (config.dispatch === 'lambda' ? createLambdaDispatch({ lambda: clients.lambda }) : undefined);
+  const app = createApp({ config, dispatch, onOutcome });
+  const receiveJson = createLambdaFunction(app, { probot }) as unknown as Ready['receiveJson'];
+  return { probot, receiveJson };
+}
