@@ -49,7 +49,9 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
 
 function checkDispatch(dispatch: string, env: Env, problems: string[]): void {
   if (dispatch === 'local' && isLambda(env)) {
-    problems.push('RUNNER_DISPATCH=local runs runners in-process (npm start); in Lambda use "lambda"');
+    problems.push(
+      'RUNNER_DISPATCH=local runs runners in-process (npm start); in Lambda use "lambda"',
+    );
   }
 }
 

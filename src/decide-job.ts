@@ -9,7 +9,6 @@ export interface JobEvent {
   readonly repository?: {
     readonly full_name?: string;
     readonly private?: boolean;
-    readonly owner?: { readonly login?: string };
   };
 }
 
@@ -65,8 +64,7 @@ function refuseRepository(
 
 function identify(repository: JobEvent['repository']): { fullName: string; owner: string } {
   const fullName = (repository?.full_name ?? '').toLowerCase();
-  const owner = repository?.owner?.login ?? fullName.split('/')[0] ?? '';
-  return { fullName, owner: owner.toLowerCase() };
+  return { fullName, owner: fullName.split('/')[0] ?? '' };
 }
 
 function ignored(reason: string): Decision {

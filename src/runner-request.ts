@@ -22,7 +22,7 @@ export interface RunnerRequest {
 
 interface QueuedJobPayload {
   readonly installation?: { readonly id?: number };
-  readonly repository?: { readonly name?: string; readonly owner?: { readonly login?: string } };
+  readonly repository?: { readonly full_name?: string };
   readonly workflow_job?: {
     readonly id?: number;
     readonly run_id?: number;
@@ -39,10 +39,12 @@ export function buildRunnerRequest(
   deliveryId: string,
 ): RunnerRequest {
   const { installation = {}, repository = {}, workflow_job: job = {} } = payload;
+  // full_name is what the REST paths take; owner.login can differ after a transfer or rename.
+  const [owner, repo] = (repository.full_name ?? '').split('/');
   return parseRunnerRequest({
     installationId: installation.id,
-    owner: repository.owner?.login,
-    repo: repository.name,
+    owner,
+    repo,
     jobId: job.id,
     runId: job.run_id,
     runAttempt: job.run_attempt ?? 1,
@@ -58,7 +60,10 @@ export function buildRunnerRequest(
 
 /** Validates an untrusted request (the runner's input); throws a TypeError naming every bad field. */
 export function parseRunnerRequest(input: unknown): RunnerRequest {
-  const value = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const value = (typeof input === 'object' && input !== null ? input : {}) as Record<
+    string,
+    unknown
+  >;
   const bad = badFields(value);
   if (bad.length > 0) {
     throw new TypeError(`lambda-runner: invalid runner request, bad fields: ${bad.join(', ')}`);
