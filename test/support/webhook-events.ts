@@ -53,18 +53,22 @@ export interface DeliveryOptions {
 
 /** A signed delivery of `payload` as API Gateway v1, HTTP API v2 or a Function URL would pass it. */
 export function delivery(payload: unknown, options: DeliveryOptions = {}) {
-  const { event = 'workflow_job', shape = 'v2', base64 = false, form = false } = options;
+  const form = options.form === true;
   const json = JSON.stringify(payload);
   const body = options.body ?? (form ? `payload=${encodeURIComponent(json)}` : json);
-  const headers: Record<string, string | undefined> = {
-    'Content-Type': form ? 'application/x-www-form-urlencoded' : 'application/json',
-    'X-GitHub-Event': event,
+  const sent = options.base64 ? Buffer.from(body).toString('base64') : body;
+  return httpEvent(options.shape ?? 'v2', headersFor(body, options), sent, options.base64 === true);
+}
+
+function headersFor(body: string, options: DeliveryOptions): Record<string, string | undefined> {
+  return {
+    'Content-Type': options.form ? 'application/x-www-form-urlencoded' : 'application/json',
+    'X-GitHub-Event': options.event ?? 'workflow_job',
     'X-GitHub-Delivery': options.deliveryId ?? randomUUID(),
     'X-Hub-Signature-256': sign(body),
     'User-Agent': 'GitHub-Hookshot/test',
     ...options.headers,
   };
-  return httpEvent(shape, headers, base64 ? Buffer.from(body).toString('base64') : body, base64);
 }
 
 export function httpEvent(
