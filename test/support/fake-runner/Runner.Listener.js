@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// A stand-in for actions/runner's bin/Runner.Listener: same arguments, output lines, exit codes
+// and files. Its root is the parent of the directory of its own resolved path, as the real
+// HostContext computes it. FAKE_RUNNER_SCENARIO says what the "server" does once it listens.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const childProcess = require('child_process');
+
+const root = path.dirname(path.dirname(fs.realpathSync(__filename)));
+const [command, ...args] = process.argv.slice(2);
+const scenario = process.env.FAKE_RUNNER_SCENARIO || 'succeed';
+const jobName = 'build';
+const stamp = () =>
+  new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
+const say = (line) => process.stdout.write(`${line}\n`);
+const fail = (message, code = 1) => {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+};
+
+function record(entry) {
+  if (!process.env.FAKE_RUNNER_RECORD) return;
+  fs.appendFileSync(
+    process.env.FAKE_RUNNER_RECORD,
+    `${JSON.stringify({ pid: process.pid, root, cwd: process.cwd(), home: process.env.HOME, ...entry })}\n`,
+  );
+}
+
+function flags(list) {
+  const out = {};
+  for (let i = 0; i < list.length; i += 1) {
+    const name = list[i].replace(/^--/, '');
+    if (list[i + 1] !== undefined && !list[i + 1].startsWith('--')) out[name] = list[++i];
+    else out[name] = true;
+  }
+  return out;
+}
+
+function writeConfig(files) {
+  for (const [name, content] of Object.entries(files))
+    fs.writeFileSync(path.join(root, name), content);
+}
+
+function configure(options) {
+  for (const name of ['url', 'token', 'name']) {
+    if (typeof options[name] !== 'string')
+      fail(`Invalid configuration provided for ${name}. Terminating unattended configuration.`);
+  }
+  if (!options.unattended)
+    fail('Enter the URL of the GitHub repository: (unattended mode required here)');
+  say('--------------------------------------------------------------------------------');
+  say('|                            Self-hosted runner registration                   |');
+  say('# Authentication');
+  say('√ Connected to GitHub');
+  say('# Runner Registration');
+  say('√ Runner successfully added');
+  writeConfig({
+    '.runner': JSON.stringify({
+      agentId: Number(process.env.FAKE_RUNNER_AGENT_ID || 42),
+      agentName: options.name,
+      poolId: 1,
+      poolName: options.runnergroup || 'Default',
+      serverUrl: 'https://pipelines.actions.githubusercontent.com/fake',
+      gitHubUrl: options.url,
+      workFolder: options.work || '_work',
+      ephemeral: options.ephemeral === true,
+      disableUpdate: options.disableupdate === true,
+      labels: String(options.labels || ''),
+    }),
+    '.credentials': JSON.stringify({ scheme: 'OAuth', data: { clientId: 'fake-client' } }),
+    '.credentials_rsaparams': JSON.stringify({ d: 'fake' }),
+  });
+  say('# Runner settings');
+  say('√ Settings Saved.');
+  process.exit(0);
+}
+
+function applyJitConfig(encoded) {
+  try {
+    const files = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8'));
+    if (typeof files !== 'object' || !files['.runner']) throw new Error('JIT config lacks .runner');
+    writeConfig(
+      Object.fromEntries(
+        Object.entries(files).map(([name, value]) => [name, Buffer.from(value, 'base64')]),
+      ),
+    );
+  } catch (error) {
+    fail(error.message);
+  }
+}
+
+function removeLocalConfig() {
+  for (const name of ['.runner', '.credentials', '.credentials_rsaparams'])
+    fs.rmSync(path.join(root, name), { force: true });
+}
+
+function takeJob(then) {
+  setTimeout(
+    () => {
+      say(`${stamp()}: Running job: ${jobName}`);
+      fs.mkdirSync(path.join(root, '_work', 'repo', 'repo'), { recursive: true });
+      fs.writeFileSync(path.join(root, '_work', 'repo', 'repo', 'output.txt'), 'job output\n');
+      fs.writeFileSync(path.join(process.env.HOME, '.job-was-here'), 'yes\n');
+      state.running = true;
+      setTimeout(then, Number(process.env.FAKE_RUNNER_JOB_MS || 100));
+    },
+    Number(process.env.FAKE_RUNNER_QUEUE_MS || 100),
+  );
+}
+
+function finish(result) {
+  say(`${stamp()}: Job ${jobName} completed with result: ${result}`);
+  removeLocalConfig(); // an ephemeral runner unconfigures itself after its one job
+  process.exit(0);
+}
+
+const scenarios = {
+  succeed: () => takeJob(() => finish('Succeeded')),
+  fail: () => takeJob(() => finish('Failed')),
+  idle: () => undefined,
+  hang: () => takeJob(() => undefined),
+  'ignore-sigterm': () => takeJob(() => undefined),
+  crash: () => takeJob(() => fail('Unhandled exception. System.NullReferenceException', 1)),
+  daemon: () =>
+    takeJob(() => {
+      // A step that double-forks a daemon out of the listener's process group and session.
+      const daemon = childProcess.spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+      record({ daemon: daemon.pid });
+      daemon.unref();
+      finish('Succeeded');
+    }),
+};
+
+const state = { running: false };
+
+function run(options) {
+  if (typeof options.jitconfig === 'string') applyJitConfig(options.jitconfig);
+  if (!fs.existsSync(path.join(root, '.runner'))) fail('Runner is not configured.');
+  fs.mkdirSync(path.join(root, '_diag'), { recursive: true });
+  fs.writeFileSync(path.join(root, '_diag', `Runner_${Date.now()}-utc.log`), 'diag\n');
+  process.on('SIGTERM', () => {
+    record({ signal: 'SIGTERM' });
+    if (scenario === 'ignore-sigterm') return;
+    if (state.running) say(`${stamp()}: Job ${jobName} completed with result: Canceled`);
+    say('Exiting...');
+    process.exit(0);
+  });
+  say('');
+  say('√ Connected to GitHub');
+  say('');
+  say("Current runner version: '2.330.0'");
+  say(`${stamp()}: Listening for Jobs`);
+  const exit = /^exit:(\d+)$/.exec(scenario);
+  if (exit) process.exit(Number(exit[1]));
+  setInterval(() => undefined, 1000);
+  (scenarios[scenario] || (() => fail(`unknown FAKE_RUNNER_SCENARIO ${scenario}`)))();
+}
+
+record({ argv: process.argv.slice(2), envNames: Object.keys(process.env) });
+if (command === '--version') {
+  say('2.330.0');
+  process.exit(0);
+} else if (command === 'configure') {
+  configure(flags(args));
+} else if (command === 'run') {
+  run(flags(args));
+} else {
+  fail(`Unrecognized command-line input arguments: '${command}'`);
+}
