@@ -19,7 +19,11 @@ await Promise.all([
     // The webhook Lambda dispatches by invoke; the in-process runner is for `npm start` only.
     external: ['./runner/local'],
   }),
-  build({ ...common, entryPoints: { index: 'runner/index.ts' }, outdir: 'dist/runner' }),
+  build({
+    ...common,
+    entryPoints: { index: 'runner/index.ts', 'prepare-layout': 'runner/prepare-layout.ts' },
+    outdir: 'dist/runner',
+  }),
   build({
     ...common,
     entryPoints: { app: 'app.ts' },

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { prepareRunnerRoot } from '../../runner/runner-layout';
@@ -93,5 +101,24 @@ describe('prepareRunnerRoot', () => {
         encoding: 'utf8',
       }).trim(),
     ).toBe('2.330.0');
+  });
+});
+
+describe('the image build check (dist/runner/prepare-layout.js)', () => {
+  beforeAll(() => {
+    if (!existsSync('dist/runner/prepare-layout.js')) execFileSync('node', ['scripts/build.mjs']);
+  });
+
+  it('lays out a root from which the listener starts, and fails on bad arguments', () => {
+    const root = path.join(base, 'image-check', 'runner');
+    execFileSync('node', ['dist/runner/prepare-layout.js', source, root, 'link']);
+    expect(
+      execFileSync(path.join(root, 'bin', 'Runner.Listener'), ['--version'], {
+        encoding: 'utf8',
+      }).trim(),
+    ).toBe('2.330.0');
+    expect(() =>
+      execFileSync('node', ['dist/runner/prepare-layout.js', source], { stdio: 'pipe' }),
+    ).toThrow(/usage: prepare-layout/);
   });
 });
