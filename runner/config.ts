@@ -22,6 +22,8 @@ export interface RunnerConfig {
   /** True inside Lambda: the container is ours alone, so every stray process and all of the work root go. */
   readonly ownsContainer: boolean;
   readonly logLevel: string;
+  /** When set, jobs get this role's credentials instead of the function's own. */
+  readonly jobRoleArn?: string;
 }
 
 /**
@@ -44,6 +46,7 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
     stopGraceMs: read.int('RUNNER_STOP_GRACE_SECONDS', 10) * 1000,
     ownsContainer: isLambda(env),
     logLevel: read.text('LOG_LEVEL', 'info'),
+    jobRoleArn: read.string('JOB_ROLE_ARN'),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);

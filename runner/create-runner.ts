@@ -4,13 +4,14 @@ import type { Env } from '../src/env';
 import type { RunnerRequest } from '../src/runner-request';
 import { resolveAppCredentials } from './app-credentials';
 import { loadRunnerConfig, type RunnerConfig } from './config';
+import { assumeJobRole } from './job-credentials';
 import { createGitHubClients, type GitHubClient } from './github-client';
 import { runJob, type RunnerResult } from './run-job';
 
 export interface RunnerOptions {
   readonly env?: Env;
   readonly config?: RunnerConfig;
-  readonly clients: Pick<AwsClients, 'secretsManager'>;
+  readonly clients: Pick<AwsClients, 'secretsManager' | 'sts'>;
   readonly log: Logger;
   readonly retryAfterBaseValue?: number;
 }
@@ -40,6 +41,10 @@ export function createRunner(
     github.catch(() => (github = undefined)); // a failed secret read is retried by the next job
     return github;
   };
+  const { jobRoleArn } = config;
+  const jobCredentials = jobRoleArn
+    ? (sessionName: string) => assumeJobRole(options.clients.sts, jobRoleArn, sessionName)
+    : undefined;
   return async (request, deadline) =>
     runJob(request, deadline, {
       config,
@@ -47,5 +52,6 @@ export function createRunner(
       log: options.log,
       env,
       groupIds,
+      jobCredentials,
     });
 }

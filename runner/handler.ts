@@ -8,7 +8,7 @@ import type { RunnerResult } from './run-job';
 
 export interface RunnerHandlerOptions {
   readonly env?: Env;
-  readonly clients?: Pick<AwsClients, 'secretsManager'>;
+  readonly clients?: Pick<AwsClients, 'secretsManager' | 'sts'>;
   readonly log?: Logger;
   readonly deadlineMarginMs?: number;
   readonly retryAfterBaseValue?: number;

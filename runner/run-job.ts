@@ -46,6 +46,8 @@ export interface RunJobDeps {
   readonly github: (installationId: number) => GitHubClient;
   readonly log: Logger;
   readonly env?: Env;
+  /** Credentials for the job in place of the function's own (the job role), if any. */
+  readonly jobCredentials?: (sessionName: string) => Promise<Record<string, string>>;
   /** Runner group ids by org, looked up once per container. */
   readonly groupIds?: Map<string, number>;
 }
@@ -135,14 +137,15 @@ async function serve(
     workspace: jobWorkspace(config.workRoot, deps.name),
     tag: randomUUID(),
     sweepSince: config.ownsContainer ? await uptimeSeconds() : undefined,
-    env: {},
+    env: { ...(deps.env ?? process.env) },
   };
-  context.env = jobEnvironment(deps.env ?? process.env, context.workspace, context.tag);
   const held: { registration?: Registration } = {};
-  const run = await register(request, context, held).then(
-    (registration) => listen(registration, deadline, context),
-    (error: unknown) => error as Error,
-  );
+  const run = await withJobCredentials(context)
+    .then(() => register(request, context, held))
+    .then(
+      (registration) => listen(registration, deadline, context),
+      (error: unknown) => error as Error,
+    );
   const cleanup = await cleanUp(context, held.registration, run instanceof Error ? undefined : run);
   return { ...cleanup, ...describe(run, deps.log) };
 }
@@ -153,6 +156,11 @@ function describe(run: ListenerRun | Error, log: Logger): Attempt {
   if (run instanceof Error) return { outcome: 'failed', exitCode: null, error: run.message };
   if (run.outcome === 'deadline') log.error('the job hit the Lambda time limit and was stopped');
   return { outcome: run.outcome, exitCode: run.exitCode, jobResult: run.jobResult, run };
+}
+
+async function withJobCredentials(context: RegisterContext): Promise<void> {
+  const credentials = await context.jobCredentials?.(context.name);
+  context.env = { ...jobEnvironment(context.env, context.workspace, context.tag), ...credentials };
 }
 
 function listen(

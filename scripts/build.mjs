@@ -1,5 +1,7 @@
 // Bundles the two Lambda handlers and the local app with esbuild.
+import { createWriteStream, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import yazl from 'yazl';
 
 const common = {
   bundle: true,
@@ -32,3 +34,15 @@ await Promise.all([
     packages: 'external',
   }),
 ]);
+
+// The webhook's deployment artifact: the handler at `webhook/index.js`, as serverless.yml names it.
+await new Promise((resolve, reject) => {
+  const zip = new yazl.ZipFile();
+  const mtime = new Date('2020-01-01T00:00:00Z'); // a stable zip for a stable bundle
+  zip.addBuffer(readFileSync('dist/webhook/index.js'), 'webhook/index.js', { mtime, mode: 0o644 });
+  zip.outputStream
+    .pipe(createWriteStream('dist/lambda-webhook.zip'))
+    .on('close', resolve)
+    .on('error', reject);
+  zip.end();
+});

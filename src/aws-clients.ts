@@ -1,9 +1,11 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STSClient } from '@aws-sdk/client-sts';
 
 export interface AwsClients {
   readonly lambda: LambdaClient;
   readonly secretsManager: SecretsManagerClient;
+  readonly sts: STSClient;
 }
 
 /**
@@ -13,6 +15,7 @@ export interface AwsClients {
 export function createAwsClients(): AwsClients {
   let lambda: LambdaClient | undefined;
   let secretsManager: SecretsManagerClient | undefined;
+  let sts: STSClient | undefined;
   return {
     get lambda() {
       lambda ??= new LambdaClient({});
@@ -21,6 +24,10 @@ export function createAwsClients(): AwsClients {
     get secretsManager() {
       secretsManager ??= new SecretsManagerClient({});
       return secretsManager;
+    },
+    get sts() {
+      sts ??= new STSClient({});
+      return sts;
     },
   };
 }

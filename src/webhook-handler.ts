@@ -17,7 +17,7 @@ import {
 
 export interface WebhookHandlerOptions {
   readonly env?: Env;
-  readonly clients?: AwsClients;
+  readonly clients?: Pick<AwsClients, 'lambda' | 'secretsManager'>;
   readonly log?: Logger;
   /** Overrides how runners start; by default an async Lambda invoke (or in-process when local). */
   readonly dispatch?: Dispatch;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createRunnerHandler, RunnerFailedError } from '../../runner/handler';
 import type { RunnerResult } from '../../runner/run-job';
@@ -14,6 +15,7 @@ import { isAlive, processesWith } from '../support/processes';
 
 const API = 'https://api.github.com';
 const secretsMock = mockClient(SecretsManagerClient);
+const stsMock = mockClient(STSClient);
 const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-test-'));
 const sourceDir = path.join(base, 'actions-runner');
 
@@ -45,6 +47,7 @@ beforeEach(() => {
   recordFile = path.join(base, `record-${Math.random().toString(36).slice(2)}.jsonl`);
   nock.cleanAll();
   secretsMock.reset();
+  stsMock.reset();
 });
 afterEach(() => {
   expect(processesWith(`FAKE_RUNNER_RECORD=${recordFile}`)).toEqual([]);
@@ -64,7 +67,10 @@ function setup(env: Record<string, string> = {}) {
       FAKE_RUNNER_RECORD: recordFile,
       ...env,
     },
-    clients: { secretsManager: new SecretsManagerClient({ region: 'us-east-1' }) },
+    clients: {
+      secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
+      sts: new STSClient({ region: 'us-east-1' }),
+    },
     log: captured.log,
     deadlineMarginMs: 0,
     retryAfterBaseValue: 1,
@@ -304,6 +310,33 @@ describe('a job served with a JIT runner', () => {
     );
     expect(names).not.toContain('PRIVATE_KEY');
     expect(names).not.toContain('AWS_LAMBDA_RUNTIME_API');
+  });
+
+  it('gives the job the job role credentials, never the function role, when JOB_ROLE_ARN is set', async () => {
+    stsMock.on(AssumeRoleCommand).resolves({
+      Credentials: {
+        AccessKeyId: 'ASIAJOBROLE',
+        SecretAccessKey: 'job-secret',
+        SessionToken: 'job-session',
+        Expiration: new Date(),
+      },
+    });
+    github();
+    jobStatus('queued');
+    jit();
+    const { handler } = setup({
+      JOB_ROLE_ARN: 'arn:aws:iam::1:role/job',
+      AWS_ACCESS_KEY_ID: 'AKIAFUNCTION',
+      FAKE_RUNNER_ECHO_ENV: 'AWS_ACCESS_KEY_ID',
+    });
+    expect((await handler(request, lambdaContext())).outcome).toBe('completed');
+    expect(stsMock.commandCalls(AssumeRoleCommand)[0]!.args[0].input).toEqual({
+      RoleArn: 'arn:aws:iam::1:role/job',
+      RoleSessionName: 'lambda-1001-1',
+      DurationSeconds: 900,
+    });
+    const run = records().find((entry) => (entry.argv as string[] | undefined)?.[0] === 'run')!;
+    expect(run.echo).toBe('ASIAJOBROLE');
   });
 
   it('runs the same way with the copy-everything layout', async () => {

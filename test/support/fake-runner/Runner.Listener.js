@@ -160,7 +160,13 @@ function run(options) {
   (scenarios[scenario] || (() => fail(`unknown FAKE_RUNNER_SCENARIO ${scenario}`)))();
 }
 
-record({ argv: process.argv.slice(2), envNames: Object.keys(process.env) });
+record({
+  argv: process.argv.slice(2),
+  envNames: Object.keys(process.env),
+  echo: process.env.FAKE_RUNNER_ECHO_ENV
+    ? process.env[process.env.FAKE_RUNNER_ECHO_ENV]
+    : undefined,
+});
 if (command === '--version') {
   say('2.330.0');
   process.exit(0);

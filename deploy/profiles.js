@@ -1,0 +1,88 @@
+// @ts-check
+'use strict';
+const { existsSync, readFileSync } = require('node:fs');
+const path = require('node:path');
+
+const SEED_LABELS = [
+  'self-hosted',
+  'lambda-runner',
+  'linux',
+  'x64',
+  'aws-cli',
+  'sam-cli',
+  'python',
+  'node',
+];
+
+/**
+ * @typedef {{ name: string, labels: string[], scope?: 'repo' | 'org', group?: string,
+ *   memorySize?: number, reservedConcurrency?: number }} DeployProfile
+ */
+
+/**
+ * The runner profiles to deploy: `RUNNER_PROFILES_FILE`, else `deploy/runner-profiles.json`,
+ * else the one default profile with the seed's labels. One runner function per profile.
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {DeployProfile[]}
+ */
+function loadDeployProfiles(env = process.env) {
+  const file = env.RUNNER_PROFILES_FILE
+    ? path.resolve(env.RUNNER_PROFILES_FILE)
+    : path.join(__dirname, 'runner-profiles.json');
+  if (!existsSync(file)) return [{ name: 'default', labels: SEED_LABELS }];
+  /** @type {unknown} */
+  const parsed = JSON.parse(readFileSync(file, 'utf8'));
+  if (!Array.isArray(parsed) || parsed.length === 0) {
+    throw new Error(`lambda-runner: ${file} must be a non-empty JSON array of profiles`);
+  }
+  const problems = parsed.flatMap((profile, index) => profileProblems(profile, index));
+  if (problems.length > 0)
+    throw new Error(`lambda-runner: ${file}:\n  - ${problems.join('\n  - ')}`);
+  return parsed;
+}
+
+/** @param {any} profile @param {number} index @returns {string[]} */
+function profileProblems(profile, index) {
+  const where = `profile ${index}`;
+  const problems = [];
+  if (typeof profile?.name !== 'string' || !/^[a-z][a-z0-9-]{0,19}$/.test(profile.name)) {
+    problems.push(`${where}: name must be lower-case letters, digits and dashes (max 20)`);
+  }
+  if (
+    !Array.isArray(profile?.labels) ||
+    !profile.labels.every((/** @type {unknown} */ l) => typeof l === 'string' && l)
+  ) {
+    problems.push(`${where}: labels must be a non-empty array of strings`);
+  }
+  if (profile?.scope !== undefined && profile.scope !== 'repo' && profile.scope !== 'org') {
+    problems.push(`${where}: scope must be "repo" or "org"`);
+  }
+  return problems;
+}
+
+/** The function key in serverless.yml: `runner` for the default profile, `runnerGpu` for `gpu`. */
+function functionKey(/** @type {DeployProfile} */ profile) {
+  if (profile.name === 'default') return 'runner';
+  return `runner${profile.name
+    .split('-')
+    .map((part) => part[0]?.toUpperCase() + part.slice(1))
+    .join('')}`;
+}
+
+/** CloudFormation logical id the framework gives a function key. */
+function functionLogicalId(/** @type {string} */ key) {
+  return `${key[0]?.toUpperCase()}${key.slice(1)}LambdaFunction`;
+}
+
+/** The deployed Lambda name: it carries the stage. */
+function runnerFunctionName(/** @type {string} */ stage, /** @type {DeployProfile} */ profile) {
+  return `lambda-runner-${stage}-runner-${profile.name}`;
+}
+
+module.exports = {
+  SEED_LABELS,
+  loadDeployProfiles,
+  functionKey,
+  functionLogicalId,
+  runnerFunctionName,
+};
