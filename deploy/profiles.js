@@ -50,6 +50,7 @@ function profileProblems(profile, index) {
   }
   if (
     !Array.isArray(profile?.labels) ||
+    profile.labels.length === 0 ||
     !profile.labels.every((/** @type {unknown} */ l) => typeof l === 'string' && l)
   ) {
     problems.push(`${where}: labels must be a non-empty array of strings`);

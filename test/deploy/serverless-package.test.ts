@@ -1,0 +1,339 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+type Template = {
+  Resources: Record<string, { Type: string; Properties: Record<string, any>; Condition?: string }>;
+  Outputs: Record<string, any>;
+  Conditions?: Record<string, unknown>;
+};
+
+const root = path.resolve(__dirname, '../..');
+const work = mkdtempSync(path.join(tmpdir(), 'lambda-runner-package-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Runs the real `serverless package` (osls) for a stage and returns the CloudFormation it wrote. */
+function pack(name: string, args: string[] = [], env: Record<string, string> = {}): Template {
+  if (!existsSync(path.join(root, 'dist/lambda-webhook.zip')))
+    execFileSync('node', ['scripts/build.mjs'], { cwd: root });
+  const out = path.join(work, name);
+  try {
+    execFileSync(
+      path.join(root, 'node_modules/.bin/serverless'),
+      ['package', '--stage', 'citest', '--package', out, ...args],
+      {
+        cwd: path.join(root, 'deploy'),
+        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', ...env },
+        stdio: 'pipe',
+      },
+    );
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`serverless package failed:\n${stdout.toString()}\n${stderr.toString()}`);
+  }
+  return JSON.parse(
+    readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+  );
+}
+
+function byType(template: Template, type: string) {
+  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+}
+
+function statements(template: Template, role: string): Record<string, any>[] {
+  return template.Resources[role]!.Properties.Policies.flatMap(
+    (policy: any) => policy.PolicyDocument.Statement,
+  );
+}
+
+const asList = (value: unknown) => (Array.isArray(value) ? value : [value]);
+
+describe('serverless package (default profile)', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = pack('default');
+  }, 120_000);
+
+  it('has the webhook function: nodejs22.x, 256 MB, short timeout, its own role, the bundle', () => {
+    const webhook = template.Resources.WebhookLambdaFunction!.Properties;
+    expect(webhook).toMatchObject({
+      FunctionName: 'lambda-runner-citest-webhook',
+      Runtime: 'nodejs22.x',
+      MemorySize: 256,
+      Timeout: 10,
+      Handler: 'webhook/index.handler',
+      Role: { 'Fn::GetAtt': ['WebhookRole', 'Arn'] },
+    });
+    expect(webhook.Environment.Variables).toMatchObject({
+      WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
+      RUNNER_DISPATCH: 'lambda',
+      REQUIRED_LABEL: 'lambda-runner',
+      ALLOW_PUBLIC_REPOSITORIES: 'false',
+    });
+    expect(webhook.Environment.Variables.PRIVATE_KEY).toBeUndefined();
+  });
+
+  it('routes POST /api/github/webhooks on an HTTP API to the webhook', () => {
+    expect(
+      byType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey),
+    ).toEqual(['POST /api/github/webhooks']);
+    expect(template.Outputs.WebhookUrl.Value['Fn::Join'][1]).toEqual(
+      expect.arrayContaining([{ Ref: 'HttpApi' }, '.amazonaws.com/api/github/webhooks']),
+    );
+  });
+
+  it('has the runner function: image, 3008 MB, 900 s, 10 GB /tmp, reserved concurrency 10', () => {
+    const runner = template.Resources.RunnerLambdaFunction!.Properties;
+    expect(runner).toMatchObject({
+      FunctionName: 'lambda-runner-citest-runner-default',
+      PackageType: 'Image',
+      MemorySize: 3008,
+      Timeout: 900,
+      EphemeralStorage: { Size: 10240 },
+      ReservedConcurrentExecutions: 10,
+      Role: { 'Fn::GetAtt': ['RunnerRole', 'Arn'] },
+    });
+    expect(runner.Environment.Variables).toMatchObject({
+      GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' },
+      JOB_ROLE_ARN: { 'Fn::GetAtt': ['JobRole', 'Arn'] },
+    });
+  });
+
+  it('names the runner function in the webhook RUNNER_PROFILES, generated from the same list', () => {
+    const profiles = JSON.parse(
+      template.Resources.WebhookLambdaFunction!.Properties.Environment.Variables.RUNNER_PROFILES,
+    );
+    expect(profiles).toEqual([
+      {
+        name: 'default',
+        labels: [
+          'self-hosted',
+          'lambda-runner',
+          'linux',
+          'x64',
+          'aws-cli',
+          'sam-cli',
+          'python',
+          'node',
+        ],
+        functionName: 'lambda-runner-citest-runner-default',
+      },
+    ]);
+  });
+
+  it('invokes the runner asynchronously with no retry, a maximum event age, and a DLQ on failure', () => {
+    const [[, config]] = byType(template, 'AWS::Lambda::EventInvokeConfig') as [[string, any]];
+    expect(config.Properties).toMatchObject({
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 1800,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': ['RunnerDeadLetterQueue', 'Arn'] } },
+      },
+    });
+    expect(template.Resources.RunnerDeadLetterQueue!.Type).toBe('AWS::SQS::Queue');
+  });
+
+  it('keeps logs 7 days', () => {
+    const groups = byType(template, 'AWS::Logs::LogGroup');
+    expect(groups).toHaveLength(2);
+    for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(7);
+  });
+
+  it('stores the two secrets separately, KMS-encrypted', () => {
+    for (const id of ['WebhookSecret', 'AppSecret']) {
+      expect(template.Resources[id]).toMatchObject({
+        Type: 'AWS::SecretsManager::Secret',
+        Properties: { KmsKeyId: { Ref: 'SecretsKey' } },
+      });
+    }
+    expect(template.Resources.AppSecret!.Properties.Name).toBe('lambda-runner/citest/github-app');
+    expect(template.Resources.WebhookSecret!.Properties.Name).toBe(
+      'lambda-runner/citest/webhook-secret',
+    );
+  });
+
+  it('gives no wildcard action or resource to the webhook or runner roles', () => {
+    for (const role of ['WebhookRole', 'RunnerRole']) {
+      for (const statement of statements(template, role)) {
+        expect(asList(statement.Action)).not.toContainEqual(expect.stringMatching(/^\*$|:\*$/));
+        expect(asList(statement.Resource)).not.toContain('*');
+      }
+    }
+  });
+
+  it('lets each role read only its own secret', () => {
+    const reads = (role: string) =>
+      statements(template, role)
+        .filter((statement) => asList(statement.Action).includes('secretsmanager:GetSecretValue'))
+        .flatMap((statement) => asList(statement.Resource));
+    expect(reads('WebhookRole')).toEqual([{ Ref: 'WebhookSecret' }]);
+    expect(reads('RunnerRole')).toEqual([{ Ref: 'AppSecret' }]);
+  });
+
+  it('lets the webhook invoke only the runner functions, and the runner only assume the job role', () => {
+    const invoke = statements(template, 'WebhookRole').find(
+      (s) => s.Action === 'lambda:InvokeFunction',
+    )!;
+    expect(JSON.stringify(invoke.Resource)).toContain(
+      ':function:lambda-runner-citest-runner-default',
+    );
+    expect(asList(invoke.Resource)).toHaveLength(1);
+    const assume = statements(template, 'RunnerRole').find((s) => s.Action === 'sts:AssumeRole')!;
+    expect(assume.Resource).toEqual({ 'Fn::GetAtt': ['JobRole', 'Arn'] });
+  });
+
+  it('gives jobs nothing by default', () => {
+    expect(template.Resources.JobRole!.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(template.Resources.JobRole!.Properties.Policies).toBeUndefined();
+  });
+
+  it('alarms on errors > 5 in 5 min, throttles > 0, runner duration > 840 s and DLQ depth > 0', () => {
+    const alarms = Object.fromEntries(
+      byType(template, 'AWS::CloudWatch::Alarm').map(([id, alarm]) => [id, alarm.Properties]),
+    );
+    expect(alarms.WebhookErrorsAlarm).toMatchObject({
+      MetricName: 'Errors',
+      Period: 300,
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(alarms.RunnerErrorsAlarm).toMatchObject({
+      MetricName: 'Errors',
+      Period: 300,
+      Threshold: 5,
+    });
+    expect(alarms.RunnerThrottlesAlarm).toMatchObject({ MetricName: 'Throttles', Threshold: 0 });
+    expect(alarms.WebhookThrottlesAlarm).toMatchObject({ MetricName: 'Throttles', Threshold: 0 });
+    expect(alarms.RunnerDurationAlarm).toMatchObject({
+      MetricName: 'Duration',
+      Statistic: 'Maximum',
+      Threshold: 840000,
+    });
+    expect(alarms.DeadLetterQueueAlarm).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 0,
+    });
+    expect(template.Resources.AlarmTopic!.Condition).toBe('HasAlarmEmail');
+  });
+
+  it('has a dashboard with invocations, errors, duration percentiles, concurrency and throttles', () => {
+    const body = JSON.parse(template.Resources.Dashboard!.Properties.DashboardBody);
+    const titles = body.widgets.map((widget: any) => widget.properties.title);
+    expect(titles).toEqual([
+      'Invocations',
+      'Errors',
+      'Duration p50 / p95 / p99',
+      'Concurrent executions',
+      'Throttles',
+    ]);
+    expect(JSON.stringify(body)).toContain('"stat":"p99"');
+  });
+
+  it('tags resources with the project and stage', () => {
+    expect(template.Resources.RunnerLambdaFunction!.Properties.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'project', Value: 'lambda-runner' },
+        { Key: 'stage', Value: 'citest' },
+      ]),
+    );
+  });
+});
+
+describe('serverless package with runner profiles and parameters', () => {
+  let template: Template;
+  beforeAll(() => {
+    const file = path.join(work, 'profiles.json');
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { name: 'default', labels: ['self-hosted', 'lambda-runner', 'linux'] },
+        {
+          name: 'gpu-large',
+          labels: ['lambda-runner', 'gpu'],
+          scope: 'org',
+          group: 'gpu',
+          reservedConcurrency: 2,
+          memorySize: 10240,
+        },
+      ]),
+    );
+    template = pack(
+      'profiles',
+      [
+        '--param=reservedConcurrency=4',
+        '--param=jobPolicies=sam-deploy',
+        '--param=alarmEmail=ops@example.com',
+        '--param=logRetentionDays=14',
+      ],
+      {
+        RUNNER_PROFILES_FILE: file,
+      },
+    );
+  }, 120_000);
+
+  it('creates one runner function per profile, with its own settings', () => {
+    expect(template.Resources.RunnerLambdaFunction!.Properties).toMatchObject({
+      FunctionName: 'lambda-runner-citest-runner-default',
+      ReservedConcurrentExecutions: 4,
+    });
+    expect(template.Resources.RunnerGpuLargeLambdaFunction!.Properties).toMatchObject({
+      FunctionName: 'lambda-runner-citest-runner-gpu-large',
+      ReservedConcurrentExecutions: 2,
+      MemorySize: 10240,
+    });
+    expect(
+      template.Resources.RunnerGpuLargeLambdaFunction!.Properties.Environment.Variables,
+    ).toMatchObject({ RUNNER_SCOPE: 'org', RUNNER_GROUP: 'gpu' });
+  });
+
+  it('gives the webhook the matching RUNNER_PROFILES and invoke rights on both functions', () => {
+    const profiles = JSON.parse(
+      template.Resources.WebhookLambdaFunction!.Properties.Environment.Variables.RUNNER_PROFILES,
+    );
+    expect(profiles).toEqual([
+      {
+        name: 'default',
+        labels: ['self-hosted', 'lambda-runner', 'linux'],
+        functionName: 'lambda-runner-citest-runner-default',
+      },
+      {
+        name: 'gpu-large',
+        labels: ['lambda-runner', 'gpu'],
+        functionName: 'lambda-runner-citest-runner-gpu-large',
+        scope: 'org',
+        group: 'gpu',
+      },
+    ]);
+    const invoke = statements(template, 'WebhookRole').find(
+      (s) => s.Action === 'lambda:InvokeFunction',
+    )!;
+    expect(asList(invoke.Resource)).toHaveLength(2);
+    expect(byType(template, 'AWS::Lambda::EventInvokeConfig')).toHaveLength(2);
+  });
+
+  it('attaches the example job policy to the job role only', () => {
+    expect(template.Resources.JobRole!.Properties.ManagedPolicyArns).toEqual([
+      { Ref: 'SamDeployJobPolicy' },
+    ]);
+    expect(template.Resources.SamDeployJobPolicy!.Type).toBe('AWS::IAM::ManagedPolicy');
+    const policy = JSON.stringify(template.Resources.SamDeployJobPolicy!.Properties.PolicyDocument);
+    expect(policy).toContain('cloudformation:*');
+    expect(policy).not.toContain('"*:*"');
+  });
+
+  it('honours the log retention parameter and the alarm e-mail', () => {
+    for (const [, group] of byType(template, 'AWS::Logs::LogGroup'))
+      expect(group.Properties.RetentionInDays).toBe(14);
+    expect(template.Resources.AlarmSubscription!.Properties.Endpoint).toBe('ops@example.com');
+  });
+
+  it('refuses an invalid profile file with a clear error', () => {
+    const bad = path.join(work, 'bad.json');
+    writeFileSync(bad, JSON.stringify([{ name: 'Bad Name', labels: [] }]));
+    expect(() => pack('bad', [], { RUNNER_PROFILES_FILE: bad })).toThrow(
+      /name must be lower-case[\s\S]*labels must be a non-empty array/,
+    );
+  }, 60_000);
+});
