@@ -16,9 +16,9 @@ export interface AppSettings {
  */
 export function readAppSettings(env: Env, cwd = process.cwd()): AppSettings {
   const problems: string[] = [];
-  const appId = env.APP_ID?.trim() ?? '';
+  const appId = (env.APP_ID ?? '').trim();
   if (!/^\d+$/.test(appId)) problems.push('APP_ID must be the numeric id of the GitHub App');
-  const webhookSecret = env.WEBHOOK_SECRET?.trim() ?? '';
+  const webhookSecret = (env.WEBHOOK_SECRET ?? '').trim();
   if (!webhookSecret) problems.push('WEBHOOK_SECRET is missing');
   const privateKey = loadPrivateKey(env, cwd, problems);
   if (problems.length > 0) throw new ConfigError(problems);

@@ -2,7 +2,8 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseArgs } from 'node:util';
 import { config as loadDotenv } from 'dotenv';
-import { readAppSettings } from './app-settings';
+import type { Env } from '../src/env';
+import { readAppSettings, type AppSettings } from './app-settings';
 import { checkStage, putSecrets } from './put-secrets';
 import { setWebhookUrl } from './set-webhook-url';
 
@@ -23,39 +24,44 @@ export async function main(
       'env-file': { type: 'string', default: '.env' },
     },
   });
+  const command = commands[positionals[0] ?? ''];
+  if (!command) throw new Error(USAGE);
   const stage = checkStage(values.stage);
   const env = { ...process.env };
   loadDotenv({ path: values['env-file'], processEnv: env, quiet: true } as Parameters<
     typeof loadDotenv
   >[0]);
-  const settings = readAppSettings(env);
   const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  if (positionals[0] === 'secrets') {
-    for (const { name, versionId } of await putSecrets(
-      stage,
-      settings,
-      new SecretsManagerClient({ region }),
-    )) {
+  await command({ stage, env, region, settings: readAppSettings(env), print });
+}
+
+const USAGE =
+  'usage: cli.ts secrets|webhook-url --stage <stage> [--region <region>] [--env-file .env]';
+
+interface CommandInput {
+  readonly stage: string;
+  readonly env: Env;
+  readonly region: string;
+  readonly settings: AppSettings;
+  readonly print: (line: string) => void;
+}
+
+const commands: Record<string, (input: CommandInput) => Promise<void>> = {
+  async secrets({ stage, region, settings, print }) {
+    const stored = await putSecrets(stage, settings, new SecretsManagerClient({ region }));
+    for (const { name, versionId } of stored)
       print(`stored ${name} (version ${versionId ?? 'unknown'})`);
-    }
-    return;
-  }
-  if (positionals[0] === 'webhook-url') {
+  },
+  async 'webhook-url'({ stage, env, region, settings, print }) {
     const baseUrl = env.GHE_HOST
       ? `${env.GHE_PROTOCOL ?? 'https'}://${env.GHE_HOST}/api/v3`
       : undefined;
-    const result = await setWebhookUrl(stage, settings, {
-      cloudFormation: new CloudFormationClient({ region }),
-      baseUrl,
-    });
+    const cloudFormation = new CloudFormationClient({ region });
+    const result = await setWebhookUrl(stage, settings, { cloudFormation, baseUrl });
     print(`the App's webhook now points at ${result.url}`);
     print(`install the App on your repositories or organization: ${result.installUrl}`);
-    return;
-  }
-  throw new Error(
-    'usage: cli.ts secrets|webhook-url --stage <stage> [--region <region>] [--env-file .env]',
-  );
-}
+  },
+};
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((error: Error) => {

@@ -167,18 +167,16 @@ describe('deploy:webhook-url', () => {
   });
 
   it('explains when GitHub refuses the App', async () => {
-    cfnMock
-      .on(DescribeStacksCommand)
-      .resolves({
-        Stacks: [
-          {
-            StackName: 's',
-            CreationTime: new Date(),
-            StackStatus: 'CREATE_COMPLETE',
-            Outputs: [{ OutputKey: 'WebhookUrl', OutputValue: 'https://x' }],
-          },
-        ],
-      });
+    cfnMock.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: 's',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [{ OutputKey: 'WebhookUrl', OutputValue: 'https://x' }],
+        },
+      ],
+    });
     nock('https://api.github.com')
       .patch('/app/hook/config')
       .reply(401, { message: 'A JSON web token could not be decoded' });
