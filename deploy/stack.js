@@ -17,6 +17,18 @@ const { roles } = require('./roles');
 /** `serverless offline` runs the built handlers in-process: no image, no CloudFormation refs. */
 const isOffline = () => process.argv.slice(2).includes('offline');
 
+/**
+ * Offline, handlers see only their function's environment; the shell's variables (secrets given
+ * directly, GHE_HOST, AWS endpoints, RUNNER_*) are what configures a local stack, so they pass.
+ * @returns {Record<string, string>}
+ */
+const shellEnvironment = () =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry) => entry[1] !== undefined && !entry[0].startsWith('npm_'),
+    ),
+  );
+
 /** @param {{ resolveVariable: Resolve }} context */
 async function settings({ resolveVariable }) {
   const param = async (/** @type {string} */ name) =>
@@ -71,9 +83,10 @@ async function functions(context) {
       ...(s.offline ? {} : { package: { artifact: '../dist/lambda-webhook.zip' } }),
       environment: {
         ...(s.offline ? {} : { WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' } }),
+        ...s.webhook,
+        ...(s.offline ? shellEnvironment() : {}),
         RUNNER_DISPATCH: 'lambda',
         RUNNER_PROFILES: JSON.stringify(webhookProfiles),
-        ...s.webhook,
       },
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
     },
@@ -114,6 +127,7 @@ function runnerFunction(s, profile, image) {
             JOB_ROLE_ARN: { 'Fn::GetAtt': ['JobRole', 'Arn'] },
           }),
       ...s.runner,
+      ...(s.offline ? shellEnvironment() : {}),
       ...(profile.scope ? { RUNNER_SCOPE: profile.scope } : {}),
       ...(profile.group ? { RUNNER_GROUP: profile.group } : {}),
     },

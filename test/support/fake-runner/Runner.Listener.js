@@ -9,7 +9,7 @@ const childProcess = require('child_process');
 
 const root = path.dirname(path.dirname(fs.realpathSync(__filename)));
 const [command, ...args] = process.argv.slice(2);
-const scenario = process.env.FAKE_RUNNER_SCENARIO || 'succeed';
+let scenario = process.env.FAKE_RUNNER_SCENARIO || 'succeed';
 const jobName = 'build';
 const stamp = () =>
   new Date()
@@ -93,6 +93,22 @@ function applyJitConfig(encoded) {
   }
 }
 
+/** Tells the fake GitHub, when the JIT config names one, what the runner session is doing. */
+async function report(event) {
+  let settings;
+  try {
+    settings = JSON.parse(fs.readFileSync(path.join(root, '.runner'), 'utf8'));
+  } catch {
+    return;
+  }
+  if (!settings.fakeServerUrl) return;
+  await fetch(`${settings.fakeServerUrl}/_fake/runners/${settings.agentId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ event }),
+  }).catch(() => undefined);
+}
+
 function removeLocalConfig() {
   for (const name of ['.runner', '.credentials', '.credentials_rsaparams'])
     fs.rmSync(path.join(root, name), { force: true });
@@ -112,8 +128,9 @@ function takeJob(then) {
   );
 }
 
-function finish(result) {
+async function finish(result) {
   say(`${stamp()}: Job ${jobName} completed with result: ${result}`);
+  await report('completed');
   removeLocalConfig(); // an ephemeral runner unconfigures itself after its one job
   process.exit(0);
 }
@@ -124,7 +141,11 @@ const scenarios = {
   idle: () => undefined,
   hang: () => takeJob(() => undefined),
   'ignore-sigterm': () => takeJob(() => undefined),
-  crash: () => takeJob(() => fail('Unhandled exception. System.NullReferenceException', 1)),
+  crash: () =>
+    takeJob(async () => {
+      await report('exited');
+      fail('Unhandled exception. System.NullReferenceException', 1);
+    }),
   daemon: () =>
     takeJob(() => {
       // A step that double-forks a daemon out of the listener's process group and session.
@@ -137,25 +158,43 @@ const scenarios = {
 
 const state = { running: false };
 
-function run(options) {
+/** A per-runner scenario (by runner name) from FAKE_RUNNER_SCENARIOS, a JSON file a test writes. */
+function scenarioFor(name) {
+  if (!process.env.FAKE_RUNNER_SCENARIOS) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(process.env.FAKE_RUNNER_SCENARIOS, 'utf8'))[name];
+  } catch {
+    return undefined;
+  }
+}
+
+async function run(options) {
   if (typeof options.jitconfig === 'string') applyJitConfig(options.jitconfig);
   if (!fs.existsSync(path.join(root, '.runner'))) fail('Runner is not configured.');
+  const settings = JSON.parse(fs.readFileSync(path.join(root, '.runner'), 'utf8'));
+  scenario = scenarioFor(settings.agentName) || scenario;
+  record({ runnerName: settings.agentName, scenario });
   fs.mkdirSync(path.join(root, '_diag'), { recursive: true });
   fs.writeFileSync(path.join(root, '_diag', `Runner_${Date.now()}-utc.log`), 'diag\n');
-  process.on('SIGTERM', () => {
+  process.on('SIGTERM', async () => {
     record({ signal: 'SIGTERM' });
     if (scenario === 'ignore-sigterm') return;
     if (state.running) say(`${stamp()}: Job ${jobName} completed with result: Canceled`);
     say('Exiting...');
+    await report('exited');
     process.exit(0);
   });
   say('');
   say('√ Connected to GitHub');
   say('');
   say("Current runner version: '2.330.0'");
+  await report('listening');
   say(`${stamp()}: Listening for Jobs`);
   const exit = /^exit:(\d+)$/.exec(scenario);
-  if (exit) process.exit(Number(exit[1]));
+  if (exit) {
+    await report('exited');
+    process.exit(Number(exit[1]));
+  }
   setInterval(() => undefined, 1000);
   (scenarios[scenario] || (() => fail(`unknown FAKE_RUNNER_SCENARIO ${scenario}`)))();
 }

@@ -1,0 +1,230 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { verifyAppJwt } from '../support/github-app';
+
+/** GitHub's own example bodies (from @octokit/openapi), so answers match GitHub's schema. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- example bodies are untyped JSON from the description
+function example(name: string): any {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a 13 MB JSON, loaded once on demand
+  const spec = require('@octokit/openapi/generated/api.github.com.json') as { components: { examples: Record<string, { value: unknown }> } };
+  const value = spec.components.examples[name]?.value;
+  if (value === undefined) throw new Error(`no example ${name}`);
+  return structuredClone(value);
+}
+
+export interface FakeRunner {
+  id: number;
+  name: string;
+  scope: string;
+  status: 'online' | 'offline';
+  busy: boolean;
+  labels: string[];
+  createdAt: number;
+}
+
+export interface Call {
+  readonly method: string;
+  readonly path: string;
+  readonly auth: 'app' | 'installation' | 'none';
+  readonly status: number;
+}
+
+interface Fault {
+  method: string;
+  path: RegExp;
+  status: number;
+  headers?: Record<string, string>;
+  times: number;
+}
+
+/**
+ * A stateful stand-in for the GitHub REST API where a test needs state or auth: App JWTs are
+ * verified with the App's public key, installation tokens must be ones it minted, runner names
+ * are unique per repository or org (409 on reuse), jobs have a status, faults can be queued.
+ * Runners it registers report back (through the fake listener) when they listen, take a job,
+ * finish (ephemeral: GitHub removes them) or exit. Request bodies and answers are GitHub's own
+ * shapes; Prism, in front of it, validates them against GitHub's description.
+ */
+export class FakeGitHub {
+  readonly calls: Call[] = [];
+  readonly runners = new Map<number, FakeRunner>();
+  readonly jobs = new Map<number, string>();
+  readonly tokens = new Map<string, number>();
+  readonly installations = [77];
+  mints = 0;
+  private faults: Fault[] = [];
+  private nextRunnerId = 1000;
+  private server: Server | undefined;
+  url = '';
+
+  constructor(
+    private readonly publicKey: string,
+    private readonly appId: string,
+  ) {}
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  /** Answer the next `times` matching calls with `status` (and headers), then behave again. */
+  fail(method: string, path: RegExp, status: number, times = 1, headers?: Record<string, string>): void {
+    this.faults.push({ method, path, status, times, headers });
+  }
+
+  addRunner(runner: Omit<FakeRunner, 'id'> & { id?: number }): FakeRunner {
+    const created = { ...runner, id: runner.id ?? this.nextRunnerId++ };
+    this.runners.set(created.id, created);
+    return created;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const path = url.pathname.replace(/^\/github/, '');
+    if (path.startsWith('/_fake/')) return this.control(path, body, res);
+    const fault = this.faults.find((candidate) => candidate.method === req.method && candidate.path.test(path) && candidate.times > 0);
+    const auth = this.authenticate(req.headers.authorization);
+    const answer = fault
+      ? (fault.times--, { status: fault.status, body: { message: 'injected fault' }, headers: fault.headers })
+      : this.route(req.method ?? 'GET', path, url, body, auth);
+    this.calls.push({ method: req.method ?? 'GET', path, auth: auth.kind, status: answer.status });
+    res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+    res.end(answer.status === 204 ? undefined : JSON.stringify(answer.body));
+  }
+
+  private authenticate(header: string | undefined): { kind: Call['auth']; installationId?: number } {
+    if (!header) return { kind: 'none' };
+    if (/^bearer /i.test(header)) {
+      try {
+        const jwt = verifyAppJwt(header, this.publicKey);
+        const now = Math.floor(Date.now() / 1000);
+        if (String(jwt.payload.iss) === this.appId && jwt.payload.exp > now && jwt.payload.exp - jwt.payload.iat <= 600) {
+          return { kind: 'app' };
+        }
+      } catch {
+        return { kind: 'none' };
+      }
+      return { kind: 'none' };
+    }
+    const installationId = this.tokens.get(header.replace(/^token /i, ''));
+    return installationId ? { kind: 'installation', installationId } : { kind: 'none' };
+  }
+
+  private route(method: string, path: string, url: URL, body: Record<string, unknown>, auth: ReturnType<FakeGitHub['authenticate']>) {
+    const key = `${method} ${path.replace(/\d+/g, ':n')}`;
+    const app = auth.kind === 'app';
+    const installation = auth.kind === 'installation';
+    const handlers: Record<string, () => Answer> = {
+      'POST /app/installations/:n/access_tokens': () => (app ? this.mint(Number(path.split('/')[3])) : unauthorized()),
+      'GET /app/installations': () => (app ? ok(this.installations.map((id) => ({ ...example('base-installation-items')[0], id }))) : unauthorized()),
+      'GET /app': () => (app ? ok(example('integration')) : unauthorized()),
+      'GET /installation/repositories': () => (installation ? ok(example('repository-paginated-2')) : unauthorized()),
+    };
+    const handler = handlers[key] ?? (() => (installation ? this.runnerRoute(method, path, url, body) : unauthorized()));
+    return handler();
+  }
+
+  private mint(installationId: number): Answer {
+    this.mints += 1;
+    const token = `ghs_${randomBytes(16).toString('hex')}`;
+    this.tokens.set(token, installationId);
+    return { status: 201, body: { ...example('installation-token'), token, expires_at: new Date(Date.now() + 3600_000).toISOString() } };
+  }
+
+  private runnerRoute(method: string, path: string, url: URL, body: Record<string, unknown>): Answer {
+    const scoped = /^\/(repos\/[^/]+\/[^/]+|orgs\/[^/]+)\/actions\/(.*)$/.exec(path);
+    if (!scoped) return notFound();
+    const [, scope = '', rest = ''] = scoped;
+    const job = /^jobs\/(\d+)$/.exec(rest);
+    if (method === 'GET' && job) return ok({ ...example('job'), id: Number(job[1]), status: this.jobs.get(Number(job[1])) ?? 'queued' });
+    if (method === 'POST' && rest === 'runners/generate-jitconfig') return this.jit(scope, body);
+    if (method === 'POST' && rest === 'runners/registration-token') {
+      return { status: 201, body: { ...example('authentication-token'), token: `AREG${randomBytes(8).toString('hex')}` } };
+    }
+    if (method === 'GET' && rest === 'runners') return this.list(scope, url);
+    if (method === 'GET' && rest === 'runner-groups') return ok({ total_count: 1, runner_groups: [{ ...example('runner-groups-org').runner_groups[0], id: 1, name: 'Default' }] });
+    const runner = /^runners\/(\d+)$/.exec(rest);
+    if (method === 'DELETE' && runner) return this.delete(scope, Number(runner[1]));
+    return notFound();
+  }
+
+  private jit(scope: string, body: Record<string, unknown>): Answer {
+    const name = String(body.name);
+    if ([...this.runners.values()].some((runner) => runner.scope === scope && runner.name === name)) {
+      return { status: 409, body: { message: 'Already exists - A runner with the same name already exists' } };
+    }
+    const runner = this.addRunner({ name, scope, status: 'offline', busy: false, labels: body.labels as string[], createdAt: Date.now() });
+    const files = {
+      '.runner': JSON.stringify({ agentId: runner.id, agentName: name, poolId: body.runner_group_id, workFolder: body.work_folder, ephemeral: true, fakeServerUrl: this.url }),
+      '.credentials': JSON.stringify({ scheme: 'OAuth', data: { clientId: `client-${runner.id}` } }),
+      '.credentials_rsaparams': JSON.stringify({ d: randomBytes(12).toString('hex') }),
+    };
+    const encoded = Buffer.from(
+      JSON.stringify(Object.fromEntries(Object.entries(files).map(([file, content]) => [file, Buffer.from(content).toString('base64')]))),
+    ).toString('base64');
+    return { status: 201, body: { runner: this.describe(runner), encoded_jit_config: encoded } };
+  }
+
+  private list(scope: string, url: URL): Answer {
+    const perPage = Number(url.searchParams.get('per_page') ?? 30);
+    const page = Number(url.searchParams.get('page') ?? 1);
+    const all = [...this.runners.values()].filter((runner) => runner.scope === scope);
+    return ok({ total_count: all.length, runners: all.slice((page - 1) * perPage, page * perPage).map((runner) => this.describe(runner)) });
+  }
+
+  private delete(scope: string, id: number): Answer {
+    const runner = this.runners.get(id);
+    if (!runner || runner.scope !== scope) return notFound();
+    this.runners.delete(id);
+    return { status: 204, body: undefined };
+  }
+
+  describe(runner: FakeRunner) {
+    return {
+      id: runner.id,
+      name: runner.name,
+      os: 'linux',
+      status: runner.status,
+      busy: runner.busy,
+      labels: runner.labels.map((name, index) => ({ id: index + 1, name, type: 'custom' as const })),
+    };
+  }
+
+  /** What the fake listener reports: listening, running a job, finished, exited. */
+  private control(path: string, body: Record<string, unknown>, res: ServerResponse): void {
+    const match = /^\/_fake\/runners\/(\d+)$/.exec(path);
+    const runner = match ? this.runners.get(Number(match[1])) : undefined;
+    if (runner) {
+      if (body.event === 'listening') runner.status = 'online';
+      if (body.event === 'running') runner.busy = true;
+      if (body.event === 'completed') this.runners.delete(runner.id); // ephemeral: GitHub removes it
+      if (body.event === 'exited') Object.assign(runner, { status: 'offline', busy: false });
+    }
+    res.writeHead(runner ? 204 : 404).end();
+  }
+}
+
+type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+const ok = (body: unknown): Answer => ({ status: 200, body });
+const unauthorized = (): Answer => ({ status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' } });
+const notFound = (): Answer => ({ status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } });
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,143 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { FakeGitHub } from './fake-github';
+
+const root = path.resolve(__dirname, '../..');
+
+export interface Stage {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly logFile: string;
+}
+
+/** A free loopback port (the OS picks it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Starts one process of the stack with its output in a log file; resolves when `ready` appears,
+ * rejects with the log's tail when it exits or `timeoutMs` passes first.
+ */
+export function startStage(name: string, command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; logDir: string; ready: RegExp; timeoutMs: number }): Promise<Stage> {
+  mkdirSync(options.logDir, { recursive: true });
+  const logFile = path.join(options.logDir, `${name}.log`);
+  const log = createWriteStream(logFile);
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(`did not start within ${options.timeoutMs} ms`), options.timeoutMs);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      stopStage({ name, process: child, logFile });
+      reject(new Error(`${name} ${why}; its log (${logFile}):\n${seen.slice(-4000)}`));
+    };
+    const watch = (chunk: Buffer) => {
+      log.write(chunk);
+      seen += chunk.toString('utf8');
+      if (options.ready.test(seen)) {
+        clearTimeout(timer);
+        resolve({ name, process: child, logFile });
+      }
+    };
+    child.stdout?.on('data', watch);
+    child.stderr?.on('data', watch);
+    child.on('exit', (code) => fail(`exited with ${code}`));
+  });
+}
+
+/** Stops a stage's whole process group: SIGTERM, then SIGKILL. */
+export async function stopStage(stage: Stage | undefined): Promise<void> {
+  if (!stage?.process.pid || stage.process.exitCode !== null) return;
+  const pid = stage.process.pid;
+  const exited = new Promise((resolve) => stage.process.once('exit', resolve));
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function tail(stage: Stage | undefined, chars = 3000): string {
+  if (!stage) return '';
+  try {
+    return readFileSync(stage.logFile, 'utf8').slice(-chars);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * GitHub as the runner sees it at `GHE_HOST`: requests to `/api/v3/...` go through Prism, which
+ * validates them (and the answers) against GitHub's OpenAPI description, then on to the fake.
+ */
+export async function startPrism(fake: FakeGitHub, logDir: string): Promise<{ stage: Stage; url: string }> {
+  const port = await freePort();
+  const spec = require.resolve('@octokit/openapi/generated/api.github.com.json');
+  const stage = await startStage(
+    'prism',
+    path.join(root, 'node_modules/.bin/prism'),
+    ['proxy', spec, `${fake.url}/github`, '--host', '127.0.0.1', '--port', String(port), '--errors'],
+    { cwd: root, env: process.env, logDir, ready: /Prism is listening/, timeoutMs: 120_000 },
+  );
+  return { stage, url: `http://127.0.0.1:${port}` };
+}
+
+/** Forwards `/api/v3/*` to Prism, keeping method, headers and body: GitHub Enterprise's path layout. */
+export function startFrontDoor(prismUrl: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const target = new URL(prismUrl);
+    const forward = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: (req.url ?? '/').replace(/^\/api\/v3/, ''), headers: { ...req.headers, host: target.host } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', (error) => res.writeHead(502).end(error.message));
+    req.pipe(forward);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () => new Promise((done) => { server.closeAllConnections(); server.close(() => done()); }),
+      }),
+    ),
+  );
+}
+
+/** `serverless offline` with the project's own deploy/serverless.yml: HTTP API + Lambda invoke endpoint. */
+export async function startOffline(env: NodeJS.ProcessEnv, logDir: string): Promise<{ stage: Stage; webhookUrl: string; lambdaUrl: string }> {
+  const [httpPort, lambdaPort] = [await freePort(), await freePort()];
+  const lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
+  const stage = await startStage(
+    'serverless-offline',
+    path.join(root, 'node_modules/.bin/serverless'),
+    ['offline', '--stage', 'e2e', '--host', '127.0.0.1', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)],
+    {
+      cwd: path.join(root, 'deploy'),
+      env: { ...env, AWS_ENDPOINT_URL_LAMBDA: lambdaUrl, SLS_TELEMETRY_DISABLED: '1' },
+      logDir,
+      ready: /Server ready/,
+      timeoutMs: 90_000,
+    },
+  );
+  return { stage, webhookUrl: `http://127.0.0.1:${httpPort}/api/github/webhooks`, lambdaUrl };
+}
