@@ -140,6 +140,22 @@ function roles({ stage, webhookName, runnerNames, jobPolicies }) {
         ],
       },
     },
+    JanitorRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        RoleName: `lambda-runner-${stage}-janitor`,
+        AssumeRolePolicyDocument: lambdaTrust,
+        Policies: [
+          {
+            PolicyName: 'janitor',
+            PolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [logs([`lambda-runner-${stage}-janitor`]), ...readSecret('AppSecret')],
+            },
+          },
+        ],
+      },
+    },
     JobRole: {
       Type: 'AWS::IAM::Role',
       Properties: {

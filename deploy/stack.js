@@ -91,6 +91,23 @@ async function functions(context) {
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
     },
   };
+  result.janitor = {
+    name: `lambda-runner-${s.stage}-janitor`,
+    handler: 'janitor/index.handler',
+    memorySize: 256,
+    timeout: 120,
+    role: 'JanitorRole',
+    ...(s.offline ? {} : { package: { artifact: '../dist/lambda-janitor.zip' } }),
+    environment: {
+      ...(s.offline ? shellEnvironment() : { GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' } }),
+      RUNNER_SCOPE: s.runner.RUNNER_SCOPE,
+      LOG_LEVEL: s.runner.LOG_LEVEL,
+      // Longer than any runner Lambda can live (15 minutes), so only the dead are removed.
+      JANITOR_GRACE_MINUTES: '20',
+      JANITOR_MAX_CALLS: '200',
+    },
+    events: [{ schedule: 'rate(15 minutes)' }],
+  };
   const image = runnerImage(s);
   for (const profile of s.profiles)
     result[functionKey(profile)] = runnerFunction(s, profile, image);

@@ -37,7 +37,12 @@ export function createGitHubClients(
   };
 }
 
-function buildClient(options: GitHubClientOptions, installationId: number): GitHubClient {
+/** The App's own client (JWT): for App-level routes such as listing installations. */
+export function createAppClient(options: GitHubClientOptions): GitHubClient {
+  return buildClient(options);
+}
+
+function buildClient(options: GitHubClientOptions, installationId?: number): GitHubClient {
   const { credentials, baseUrl, log, retryAfterBaseValue = 1000 } = options;
   const octokitLog = {
     debug: (message: string) => log.debug({ component: 'octokit' }, message),

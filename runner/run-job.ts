@@ -7,6 +7,7 @@ import type { RunnerConfig } from './config';
 import { configureRunner } from './configure-runner';
 import { DuplicateRunnerError } from './errors';
 import type { GitHubClient } from './github-client';
+import { registeredLabel } from './janitor';
 import { jobEnvironment } from './job-environment';
 import { createWorkspace, jobWorkspace, wipeWorkspace, type JobWorkspace } from './job-workspace';
 import { runListener, type ListenerRun } from './listener';
@@ -226,7 +227,7 @@ async function registerJustInTime(
   const groupId = await groupIdFor(request, context);
   const { runnerId, jitConfig } = await generateJitConfig(context.client, context.target, {
     name: context.name,
-    labels: request.labels,
+    labels: [...request.labels, registeredLabel()],
     groupId,
     workFolder: '_work',
   });
@@ -250,7 +251,7 @@ async function registerWithToken(
     url,
     token,
     name: context.name,
-    labels: request.labels,
+    labels: [...request.labels, registeredLabel()],
     group,
     env: context.env,
     timeoutMs: 60_000,

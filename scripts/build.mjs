@@ -26,6 +26,7 @@ await Promise.all([
     entryPoints: { index: 'runner/index.ts', 'prepare-layout': 'runner/prepare-layout.ts' },
     outdir: 'dist/runner',
   }),
+  build({ ...common, entryPoints: { index: 'runner/janitor-index.ts' }, outdir: 'dist/janitor' }),
   build({
     ...common,
     entryPoints: { app: 'app.ts' },
@@ -35,14 +36,19 @@ await Promise.all([
   }),
 ]);
 
-// The webhook's deployment artifact: the handler at `webhook/index.js`, as serverless.yml names it.
-await new Promise((resolve, reject) => {
-  const zip = new yazl.ZipFile();
-  const mtime = new Date('2020-01-01T00:00:00Z'); // a stable zip for a stable bundle
-  zip.addBuffer(readFileSync('dist/webhook/index.js'), 'webhook/index.js', { mtime, mode: 0o644 });
-  zip.outputStream
-    .pipe(createWriteStream('dist/lambda-webhook.zip'))
-    .on('close', resolve)
-    .on('error', reject);
-  zip.end();
-});
+// Deployment artifacts: each handler at `<name>/index.js`, as serverless.yml names it.
+for (const name of ['webhook', 'janitor']) {
+  await new Promise((resolve, reject) => {
+    const zip = new yazl.ZipFile();
+    const mtime = new Date('2020-01-01T00:00:00Z'); // a stable zip for a stable bundle
+    zip.addBuffer(readFileSync(`dist/${name}/index.js`), `${name}/index.js`, {
+      mtime,
+      mode: 0o644,
+    });
+    zip.outputStream
+      .pipe(createWriteStream(`dist/lambda-${name}.zip`))
+      .on('close', resolve)
+      .on('error', reject);
+    zip.end();
+  });
+}

@@ -137,7 +137,7 @@ describe('serverless package (default profile)', () => {
 
   it('keeps logs 7 days', () => {
     const groups = byType(template, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(2);
+    expect(groups).toHaveLength(3);
     for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(7);
   });
 
@@ -155,7 +155,7 @@ describe('serverless package (default profile)', () => {
   });
 
   it('gives no wildcard action or resource to the webhook or runner roles', () => {
-    for (const role of ['WebhookRole', 'RunnerRole']) {
+    for (const role of ['WebhookRole', 'RunnerRole', 'JanitorRole']) {
       for (const statement of statements(template, role)) {
         expect(asList(statement.Action)).not.toContainEqual(expect.stringMatching(/^\*$|:\*$/));
         expect(asList(statement.Resource)).not.toContain('*');
@@ -170,6 +170,7 @@ describe('serverless package (default profile)', () => {
         .flatMap((statement) => asList(statement.Resource));
     expect(reads('WebhookRole')).toEqual([{ Ref: 'WebhookSecret' }]);
     expect(reads('RunnerRole')).toEqual([{ Ref: 'AppSecret' }]);
+    expect(reads('JanitorRole')).toEqual([{ Ref: 'AppSecret' }]);
   });
 
   it('lets the webhook invoke only the runner functions, and the runner only assume the job role', () => {
@@ -230,6 +231,18 @@ describe('serverless package (default profile)', () => {
       'Throttles',
     ]);
     expect(JSON.stringify(body)).toContain('"stat":"p99"');
+  });
+
+  it('runs the janitor every 15 minutes with a grace period longer than any Lambda lives', () => {
+    expect(template.Resources.JanitorLambdaFunction!.Properties).toMatchObject({
+      FunctionName: 'lambda-runner-citest-janitor',
+      Role: { 'Fn::GetAtt': ['JanitorRole', 'Arn'] },
+      Environment: {
+        Variables: { JANITOR_GRACE_MINUTES: '20', GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' } },
+      },
+    });
+    const [[, rule]] = byType(template, 'AWS::Events::Rule') as [[string, any]];
+    expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
   });
 
   it('tags resources with the project and stage', () => {

@@ -7,7 +7,9 @@ import { verifyAppJwt } from '../support/github-app';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- example bodies are untyped JSON from the description
 function example(name: string): any {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a 13 MB JSON, loaded once on demand
-  const spec = require('@octokit/openapi/generated/api.github.com.json') as { components: { examples: Record<string, { value: unknown }> } };
+  const spec = require('@octokit/openapi/generated/api.github.com.json') as {
+    components: { examples: Record<string, { value: unknown }> };
+  };
   const value = spec.components.examples[name]?.value;
   if (value === undefined) throw new Error(`no example ${name}`);
   return structuredClone(value);
@@ -76,7 +78,13 @@ export class FakeGitHub {
   }
 
   /** Answer the next `times` matching calls with `status` (and headers), then behave again. */
-  fail(method: string, path: RegExp, status: number, times = 1, headers?: Record<string, string>): void {
+  fail(
+    method: string,
+    path: RegExp,
+    status: number,
+    times = 1,
+    headers?: Record<string, string>,
+  ): void {
     this.faults.push({ method, path, status, times, headers });
   }
 
@@ -91,23 +99,34 @@ export class FakeGitHub {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname.replace(/^\/github/, '');
     if (path.startsWith('/_fake/')) return this.control(path, body, res);
-    const fault = this.faults.find((candidate) => candidate.method === req.method && candidate.path.test(path) && candidate.times > 0);
+    const fault = this.faults.find(
+      (candidate) =>
+        candidate.method === req.method && candidate.path.test(path) && candidate.times > 0,
+    );
     const auth = this.authenticate(req.headers.authorization);
     const answer = fault
-      ? (fault.times--, { status: fault.status, body: { message: 'injected fault' }, headers: fault.headers })
+      ? (fault.times--,
+        { status: fault.status, body: { message: 'injected fault' }, headers: fault.headers })
       : this.route(req.method ?? 'GET', path, url, body, auth);
     this.calls.push({ method: req.method ?? 'GET', path, auth: auth.kind, status: answer.status });
     res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
     res.end(answer.status === 204 ? undefined : JSON.stringify(answer.body));
   }
 
-  private authenticate(header: string | undefined): { kind: Call['auth']; installationId?: number } {
+  private authenticate(header: string | undefined): {
+    kind: Call['auth'];
+    installationId?: number;
+  } {
     if (!header) return { kind: 'none' };
     if (/^bearer /i.test(header)) {
       try {
         const jwt = verifyAppJwt(header, this.publicKey);
         const now = Math.floor(Date.now() / 1000);
-        if (String(jwt.payload.iss) === this.appId && jwt.payload.exp > now && jwt.payload.exp - jwt.payload.iat <= 600) {
+        if (
+          String(jwt.payload.iss) === this.appId &&
+          jwt.payload.exp > now &&
+          jwt.payload.exp - jwt.payload.iat <= 600
+        ) {
           return { kind: 'app' };
         }
       } catch {
@@ -119,17 +138,30 @@ export class FakeGitHub {
     return installationId ? { kind: 'installation', installationId } : { kind: 'none' };
   }
 
-  private route(method: string, path: string, url: URL, body: Record<string, unknown>, auth: ReturnType<FakeGitHub['authenticate']>) {
+  private route(
+    method: string,
+    path: string,
+    url: URL,
+    body: Record<string, unknown>,
+    auth: ReturnType<FakeGitHub['authenticate']>,
+  ) {
     const key = `${method} ${path.replace(/\d+/g, ':n')}`;
     const app = auth.kind === 'app';
     const installation = auth.kind === 'installation';
     const handlers: Record<string, () => Answer> = {
-      'POST /app/installations/:n/access_tokens': () => (app ? this.mint(Number(path.split('/')[3])) : unauthorized()),
-      'GET /app/installations': () => (app ? ok(this.installations.map((id) => ({ ...example('base-installation-items')[0], id }))) : unauthorized()),
+      'POST /app/installations/:n/access_tokens': () =>
+        app ? this.mint(Number(path.split('/')[3])) : unauthorized(),
+      'GET /app/installations': () =>
+        app
+          ? ok(this.installations.map((id) => ({ ...example('base-installation-items')[0], id })))
+          : unauthorized(),
       'GET /app': () => (app ? ok(example('integration')) : unauthorized()),
-      'GET /installation/repositories': () => (installation ? ok(example('repository-paginated-2')) : unauthorized()),
+      'GET /installation/repositories': () =>
+        installation ? ok(example('repository-paginated-2')) : unauthorized(),
     };
-    const handler = handlers[key] ?? (() => (installation ? this.runnerRoute(method, path, url, body) : unauthorized()));
+    const handler =
+      handlers[key] ??
+      (() => (installation ? this.runnerRoute(method, path, url, body) : unauthorized()));
     return handler();
   }
 
@@ -137,21 +169,50 @@ export class FakeGitHub {
     this.mints += 1;
     const token = `ghs_${randomBytes(16).toString('hex')}`;
     this.tokens.set(token, installationId);
-    return { status: 201, body: { ...example('installation-token'), token, expires_at: new Date(Date.now() + 3600_000).toISOString() } };
+    return {
+      status: 201,
+      body: {
+        ...example('installation-token'),
+        token,
+        expires_at: new Date(Date.now() + 3600_000).toISOString(),
+      },
+    };
   }
 
-  private runnerRoute(method: string, path: string, url: URL, body: Record<string, unknown>): Answer {
+  private runnerRoute(
+    method: string,
+    path: string,
+    url: URL,
+    body: Record<string, unknown>,
+  ): Answer {
     const scoped = /^\/(repos\/[^/]+\/[^/]+|orgs\/[^/]+)\/actions\/(.*)$/.exec(path);
     if (!scoped) return notFound();
     const [, scope = '', rest = ''] = scoped;
     const job = /^jobs\/(\d+)$/.exec(rest);
-    if (method === 'GET' && job) return ok({ ...example('job'), id: Number(job[1]), status: this.jobs.get(Number(job[1])) ?? 'queued' });
+    if (method === 'GET' && job)
+      return ok({
+        ...example('job'),
+        id: Number(job[1]),
+        status: this.jobs.get(Number(job[1])) ?? 'queued',
+      });
     if (method === 'POST' && rest === 'runners/generate-jitconfig') return this.jit(scope, body);
     if (method === 'POST' && rest === 'runners/registration-token') {
-      return { status: 201, body: { ...example('authentication-token'), token: `AREG${randomBytes(8).toString('hex')}` } };
+      return {
+        status: 201,
+        body: {
+          ...example('authentication-token'),
+          token: `AREG${randomBytes(8).toString('hex')}`,
+        },
+      };
     }
     if (method === 'GET' && rest === 'runners') return this.list(scope, url);
-    if (method === 'GET' && rest === 'runner-groups') return ok({ total_count: 1, runner_groups: [{ ...example('runner-groups-org').runner_groups[0], id: 1, name: 'Default' }] });
+    if (method === 'GET' && rest === 'runner-groups')
+      return ok({
+        total_count: 1,
+        runner_groups: [
+          { ...example('runner-groups-org').runner_groups[0], id: 1, name: 'Default' },
+        ],
+      });
     const runner = /^runners\/(\d+)$/.exec(rest);
     if (method === 'DELETE' && runner) return this.delete(scope, Number(runner[1]));
     return notFound();
@@ -159,17 +220,46 @@ export class FakeGitHub {
 
   private jit(scope: string, body: Record<string, unknown>): Answer {
     const name = String(body.name);
-    if ([...this.runners.values()].some((runner) => runner.scope === scope && runner.name === name)) {
-      return { status: 409, body: { message: 'Already exists - A runner with the same name already exists' } };
+    if (
+      [...this.runners.values()].some((runner) => runner.scope === scope && runner.name === name)
+    ) {
+      return {
+        status: 409,
+        body: { message: 'Already exists - A runner with the same name already exists' },
+      };
     }
-    const runner = this.addRunner({ name, scope, status: 'offline', busy: false, labels: body.labels as string[], createdAt: Date.now() });
+    const runner = this.addRunner({
+      name,
+      scope,
+      status: 'offline',
+      busy: false,
+      labels: body.labels as string[],
+      createdAt: Date.now(),
+    });
     const files = {
-      '.runner': JSON.stringify({ agentId: runner.id, agentName: name, poolId: body.runner_group_id, workFolder: body.work_folder, ephemeral: true, fakeServerUrl: this.url }),
-      '.credentials': JSON.stringify({ scheme: 'OAuth', data: { clientId: `client-${runner.id}` } }),
+      '.runner': JSON.stringify({
+        agentId: runner.id,
+        agentName: name,
+        poolId: body.runner_group_id,
+        workFolder: body.work_folder,
+        ephemeral: true,
+        fakeServerUrl: this.url,
+      }),
+      '.credentials': JSON.stringify({
+        scheme: 'OAuth',
+        data: { clientId: `client-${runner.id}` },
+      }),
       '.credentials_rsaparams': JSON.stringify({ d: randomBytes(12).toString('hex') }),
     };
     const encoded = Buffer.from(
-      JSON.stringify(Object.fromEntries(Object.entries(files).map(([file, content]) => [file, Buffer.from(content).toString('base64')]))),
+      JSON.stringify(
+        Object.fromEntries(
+          Object.entries(files).map(([file, content]) => [
+            file,
+            Buffer.from(content).toString('base64'),
+          ]),
+        ),
+      ),
     ).toString('base64');
     return { status: 201, body: { runner: this.describe(runner), encoded_jit_config: encoded } };
   }
@@ -178,7 +268,12 @@ export class FakeGitHub {
     const perPage = Number(url.searchParams.get('per_page') ?? 30);
     const page = Number(url.searchParams.get('page') ?? 1);
     const all = [...this.runners.values()].filter((runner) => runner.scope === scope);
-    return ok({ total_count: all.length, runners: all.slice((page - 1) * perPage, page * perPage).map((runner) => this.describe(runner)) });
+    return ok({
+      total_count: all.length,
+      runners: all
+        .slice((page - 1) * perPage, page * perPage)
+        .map((runner) => this.describe(runner)),
+    });
   }
 
   private delete(scope: string, id: number): Answer {
@@ -195,7 +290,11 @@ export class FakeGitHub {
       os: 'linux',
       status: runner.status,
       busy: runner.busy,
-      labels: runner.labels.map((name, index) => ({ id: index + 1, name, type: 'custom' as const })),
+      labels: runner.labels.map((name, index) => ({
+        id: index + 1,
+        name,
+        type: 'custom' as const,
+      })),
     };
   }
 
@@ -215,8 +314,14 @@ export class FakeGitHub {
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> };
 const ok = (body: unknown): Answer => ({ status: 200, body });
-const unauthorized = (): Answer => ({ status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' } });
-const notFound = (): Answer => ({ status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } });
+const unauthorized = (): Answer => ({
+  status: 401,
+  body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' },
+});
+const notFound = (): Answer => ({
+  status: 404,
+  body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
+});
 
 async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];

@@ -26,14 +26,33 @@ export async function freePort(): Promise<number> {
  * Starts one process of the stack with its output in a log file; resolves when `ready` appears,
  * rejects with the log's tail when it exits or `timeoutMs` passes first.
  */
-export function startStage(name: string, command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; logDir: string; ready: RegExp; timeoutMs: number }): Promise<Stage> {
+export function startStage(
+  name: string,
+  command: string,
+  args: string[],
+  options: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    logDir: string;
+    ready: RegExp;
+    timeoutMs: number;
+  },
+): Promise<Stage> {
   mkdirSync(options.logDir, { recursive: true });
   const logFile = path.join(options.logDir, `${name}.log`);
   const log = createWriteStream(logFile);
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let seen = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(`did not start within ${options.timeoutMs} ms`), options.timeoutMs);
+    const timer = setTimeout(
+      () => fail(`did not start within ${options.timeoutMs} ms`),
+      options.timeoutMs,
+    );
     const fail = (why: string) => {
       clearTimeout(timer);
       stopStage({ name, process: child, logFile });
@@ -87,24 +106,44 @@ export function tail(stage: Stage | undefined, chars = 3000): string {
  * GitHub as the runner sees it at `GHE_HOST`: requests to `/api/v3/...` go through Prism, which
  * validates them (and the answers) against GitHub's OpenAPI description, then on to the fake.
  */
-export async function startPrism(fake: FakeGitHub, logDir: string): Promise<{ stage: Stage; url: string }> {
+export async function startPrism(
+  fake: FakeGitHub,
+  logDir: string,
+): Promise<{ stage: Stage; url: string }> {
   const port = await freePort();
   const spec = require.resolve('@octokit/openapi/generated/api.github.com.json');
   const stage = await startStage(
     'prism',
     path.join(root, 'node_modules/.bin/prism'),
-    ['proxy', spec, `${fake.url}/github`, '--host', '127.0.0.1', '--port', String(port), '--errors'],
+    [
+      'proxy',
+      spec,
+      `${fake.url}/github`,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--errors',
+    ],
     { cwd: root, env: process.env, logDir, ready: /Prism is listening/, timeoutMs: 120_000 },
   );
   return { stage, url: `http://127.0.0.1:${port}` };
 }
 
 /** Forwards `/api/v3/*` to Prism, keeping method, headers and body: GitHub Enterprise's path layout. */
-export function startFrontDoor(prismUrl: string): Promise<{ url: string; close: () => Promise<void> }> {
+export function startFrontDoor(
+  prismUrl: string,
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     const target = new URL(prismUrl);
     const forward = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: (req.url ?? '/').replace(/^\/api\/v3/, ''), headers: { ...req.headers, host: target.host } },
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: (req.url ?? '/').replace(/^\/api\/v3/, ''),
+        headers: { ...req.headers, host: target.host },
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
@@ -117,20 +156,37 @@ export function startFrontDoor(prismUrl: string): Promise<{ url: string; close: 
     server.listen(0, '127.0.0.1', () =>
       resolve({
         url: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () => new Promise((done) => { server.closeAllConnections(); server.close(() => done()); }),
+        close: () =>
+          new Promise((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
       }),
     ),
   );
 }
 
 /** `serverless offline` with the project's own deploy/serverless.yml: HTTP API + Lambda invoke endpoint. */
-export async function startOffline(env: NodeJS.ProcessEnv, logDir: string): Promise<{ stage: Stage; webhookUrl: string; lambdaUrl: string }> {
+export async function startOffline(
+  env: NodeJS.ProcessEnv,
+  logDir: string,
+): Promise<{ stage: Stage; webhookUrl: string; lambdaUrl: string }> {
   const [httpPort, lambdaPort] = [await freePort(), await freePort()];
   const lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
   const stage = await startStage(
     'serverless-offline',
     path.join(root, 'node_modules/.bin/serverless'),
-    ['offline', '--stage', 'e2e', '--host', '127.0.0.1', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)],
+    [
+      'offline',
+      '--stage',
+      'e2e',
+      '--host',
+      '127.0.0.1',
+      '--httpPort',
+      String(httpPort),
+      '--lambdaPort',
+      String(lambdaPort),
+    ],
     {
       cwd: path.join(root, 'deploy'),
       env: { ...env, AWS_ENDPOINT_URL_LAMBDA: lambdaUrl, SLS_TELEMETRY_DISABLED: '1' },

@@ -163,7 +163,12 @@ describe('a job served with a JIT runner', () => {
       {
         name: 'lambda-1001-1',
         runner_group_id: 1,
-        labels: ['self-hosted', 'lambda-runner', 'linux'],
+        labels: [
+          'self-hosted',
+          'lambda-runner',
+          'linux',
+          expect.stringMatching(/^lambda-runner-at-\d{10}$/),
+        ],
         work_folder: '_work',
       },
     ]);
@@ -555,7 +560,7 @@ describe('token registration (RUNNER_REGISTRATION=token)', () => {
       '--name',
       'lambda-1001-1',
       '--labels',
-      'self-hosted,lambda-runner,linux',
+      expect.stringMatching(/^self-hosted,lambda-runner,linux,lambda-runner-at-\d{10}$/),
       '--work',
       '_work',
       '--ephemeral',

@@ -1,0 +1,106 @@
+import type { Logger } from 'pino';
+import type { GitHubClient } from './github-client';
+
+/** Runner names lambda-runner gives: `lambda-<jobId>-<attempt>`. */
+export const RUNNER_NAME = /^lambda-\d+-\d+$/;
+/** The label that carries when a runner was registered (seconds since the epoch). */
+export const REGISTERED_LABEL = /^lambda-runner-at-(\d+)$/;
+
+export function registeredLabel(now = Date.now()): string {
+  return `lambda-runner-at-${Math.floor(now / 1000)}`;
+}
+
+export interface JanitorOptions {
+  readonly app: GitHubClient;
+  readonly installation: (id: number) => GitHubClient;
+  readonly scope: 'repo' | 'org';
+  /** Older than this and offline: its Lambda (15 minutes at most) is gone. */
+  readonly graceMs: number;
+  /** Upper bound on GitHub calls in one run. */
+  readonly maxCalls: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export interface JanitorReport {
+  readonly calls: number;
+  readonly examined: number;
+  readonly deleted: string[];
+  readonly truncated: boolean;
+}
+
+interface ListedRunner {
+  id: number;
+  name: string;
+  status: string;
+  busy: boolean;
+  labels: { name: string }[];
+}
+
+/**
+ * Deletes registrations of ours that outlived their Lambda (killed hard: out of memory, the
+ * 15-minute wall): a runner named like ours, offline, not busy, registered longer ago than the
+ * grace period. Busy, fresh and foreign runners are never touched. Stops at `maxCalls`.
+ * Calls per run: 1 (installations) + per installation 1 (token) + 1 (repositories, repo scope)
+ * + 1 per repository or org listed + 1 per deletion.
+ */
+export async function sweepRunners(options: JanitorOptions): Promise<JanitorReport> {
+  const budget = { calls: 0, truncated: false };
+  const call = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
+    if (budget.calls >= options.maxCalls) {
+      budget.truncated = true;
+      return undefined;
+    }
+    budget.calls += 1;
+    return fn();
+  };
+  const report = { examined: 0, deleted: [] as string[] };
+  const installations =
+    (await call(() => options.app.request('GET /app/installations', { per_page: 100 })))?.data ??
+    [];
+  for (const installation of installations) {
+    const client = options.installation(installation.id);
+    budget.calls += 1; // the installation token (minted once, then cached)
+    for (const base of await scopes(client, installation.account, options.scope, call)) {
+      const listed = await call(() =>
+        client.request(`GET ${base}/actions/runners`, { per_page: 100 }),
+      );
+      for (const runner of (listed?.data.runners ?? []) as ListedRunner[]) {
+        report.examined += 1;
+        if (!isStale(runner, options)) continue;
+        const done = await call(() =>
+          client.request(`DELETE ${base}/actions/runners/{runner_id}`, { runner_id: runner.id }),
+        );
+        if (!done) break;
+        options.log.info(
+          { runnerName: runner.name, runnerId: runner.id, scope: base },
+          'janitor deleted a stale runner registration',
+        );
+        report.deleted.push(runner.name);
+      }
+    }
+  }
+  return { calls: budget.calls, truncated: budget.truncated, ...report };
+}
+
+async function scopes(
+  client: GitHubClient,
+  account: { login?: string } | null | undefined,
+  scope: 'repo' | 'org',
+  call: <T>(fn: () => Promise<T>) => Promise<T | undefined>,
+): Promise<string[]> {
+  if (scope === 'org') return account?.login ? [`/orgs/${encodeURIComponent(account.login)}`] : [];
+  const repos = await call(() =>
+    client.request('GET /installation/repositories', { per_page: 100 }),
+  );
+  return (repos?.data.repositories ?? []).map((repo) => `/repos/${repo.full_name}`);
+}
+
+function isStale(runner: ListedRunner, options: JanitorOptions): boolean {
+  if (!RUNNER_NAME.test(runner.name) || runner.busy || runner.status !== 'offline') return false;
+  const registered = runner.labels
+    .map((label) => REGISTERED_LABEL.exec(label.name)?.[1])
+    .find(Boolean);
+  if (!registered) return false;
+  return (options.now ?? Date.now)() - Number(registered) * 1000 > options.graceMs;
+}
