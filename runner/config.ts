@@ -44,7 +44,7 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
     idleTimeoutMs: read.int('RUNNER_IDLE_TIMEOUT_SECONDS', 60, 1) * 1000,
     deadlineMarginMs: read.int('RUNNER_DEADLINE_MARGIN_SECONDS', 60) * 1000,
     stopGraceMs: read.int('RUNNER_STOP_GRACE_SECONDS', 10) * 1000,
-    ownsContainer: isLambda(env),
+    ownsContainer: read.bool('RUNNER_OWNS_CONTAINER', isLambda(env)),
     logLevel: read.text('LOG_LEVEL', 'info'),
     jobRoleArn: read.string('JOB_ROLE_ARN'),
   };

@@ -63,7 +63,11 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
     baseUrl,
     log: octokitLog,
     authStrategy: createAppAuth,
-    auth: { appId: credentials.appId, privateKey: credentials.privateKey, installationId },
+    auth: {
+      appId: credentials.appId,
+      privateKey: credentials.privateKey,
+      ...(installationId ? { installationId } : {}),
+    },
     retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451], retryAfterBaseValue },
     throttle: {
       onRateLimit: onLimit('rate'),

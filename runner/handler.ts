@@ -31,6 +31,9 @@ export class RunnerFailedError extends LambdaRunnerError {
 export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
   const env = options.env ?? process.env;
   const log = options.log ?? pino({ level: env.LOG_LEVEL?.trim() || 'info' });
+  // A failed runner ends its invocation with an error, so Lambda's Errors metric, the alarm and
+  // the dead-letter queue see it. `RUNNER_FAIL_INVOCATION=false` returns the result instead.
+  const failAsError = env.RUNNER_FAIL_INVOCATION?.trim() !== 'false';
   let run: ReturnType<typeof createRunner> | undefined;
   return async (
     event: unknown,
@@ -46,7 +49,7 @@ export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
     const margin =
       options.deadlineMarginMs ?? Number(env.RUNNER_DEADLINE_MARGIN_SECONDS ?? 60) * 1000;
     const result = await run(request, Date.now() + context.getRemainingTimeInMillis() - margin);
-    if (result.outcome === 'failed') throw new RunnerFailedError(result);
+    if (result.outcome === 'failed' && failAsError) throw new RunnerFailedError(result);
     return result;
   };
 }

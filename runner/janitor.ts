@@ -37,6 +37,22 @@ interface ListedRunner {
   labels: { name: string }[];
 }
 
+/** Counts GitHub calls and refuses any past the bound. */
+class Budget {
+  calls = 0;
+  truncated = false;
+  constructor(private readonly max: number) {}
+
+  async call<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    if (this.calls >= this.max) {
+      this.truncated = true;
+      return undefined;
+    }
+    this.calls += 1;
+    return fn();
+  }
+}
+
 /**
  * Deletes registrations of ours that outlived their Lambda (killed hard: out of memory, the
  * 15-minute wall): a runner named like ours, offline, not busy, registered longer ago than the
@@ -45,52 +61,54 @@ interface ListedRunner {
  * + 1 per repository or org listed + 1 per deletion.
  */
 export async function sweepRunners(options: JanitorOptions): Promise<JanitorReport> {
-  const budget = { calls: 0, truncated: false };
-  const call = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
-    if (budget.calls >= options.maxCalls) {
-      budget.truncated = true;
-      return undefined;
-    }
-    budget.calls += 1;
-    return fn();
-  };
+  const budget = new Budget(options.maxCalls);
   const report = { examined: 0, deleted: [] as string[] };
-  const installations =
-    (await call(() => options.app.request('GET /app/installations', { per_page: 100 })))?.data ??
-    [];
-  for (const installation of installations) {
+  const listed = await budget.call(() =>
+    options.app.request('GET /app/installations', { per_page: 100 }),
+  );
+  for (const installation of listed?.data ?? []) {
     const client = options.installation(installation.id);
     budget.calls += 1; // the installation token (minted once, then cached)
-    for (const base of await scopes(client, installation.account, options.scope, call)) {
-      const listed = await call(() =>
-        client.request(`GET ${base}/actions/runners`, { per_page: 100 }),
-      );
-      for (const runner of (listed?.data.runners ?? []) as ListedRunner[]) {
-        report.examined += 1;
-        if (!isStale(runner, options)) continue;
-        const done = await call(() =>
-          client.request(`DELETE ${base}/actions/runners/{runner_id}`, { runner_id: runner.id }),
-        );
-        if (!done) break;
-        options.log.info(
-          { runnerName: runner.name, runnerId: runner.id, scope: base },
-          'janitor deleted a stale runner registration',
-        );
-        report.deleted.push(runner.name);
-      }
+    for (const base of await scopes(client, installation.account, options.scope, budget)) {
+      await sweepScope(client, base, budget, report, options);
     }
   }
   return { calls: budget.calls, truncated: budget.truncated, ...report };
+}
+
+async function sweepScope(
+  client: GitHubClient,
+  base: string,
+  budget: Budget,
+  report: { examined: number; deleted: string[] },
+  options: JanitorOptions,
+): Promise<void> {
+  const listed = await budget.call(() =>
+    client.request(`GET ${base}/actions/runners`, { per_page: 100 }),
+  );
+  const runners = (listed?.data.runners ?? []) as ListedRunner[];
+  report.examined += runners.length;
+  for (const runner of runners.filter((candidate) => isStale(candidate, options))) {
+    const deleted = await budget.call(() =>
+      client.request(`DELETE ${base}/actions/runners/{runner_id}`, { runner_id: runner.id }),
+    );
+    if (!deleted) return;
+    options.log.info(
+      { runnerName: runner.name, runnerId: runner.id, scope: base },
+      'janitor deleted a stale runner registration',
+    );
+    report.deleted.push(runner.name);
+  }
 }
 
 async function scopes(
   client: GitHubClient,
   account: { login?: string } | null | undefined,
   scope: 'repo' | 'org',
-  call: <T>(fn: () => Promise<T>) => Promise<T | undefined>,
+  budget: Budget,
 ): Promise<string[]> {
   if (scope === 'org') return account?.login ? [`/orgs/${encodeURIComponent(account.login)}`] : [];
-  const repos = await call(() =>
+  const repos = await budget.call(() =>
     client.request('GET /installation/repositories', { per_page: 100 }),
   );
   return (repos?.data.repositories ?? []).map((repo) => `/repos/${repo.full_name}`);

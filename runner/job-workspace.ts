@@ -10,9 +10,13 @@ export interface JobWorkspace {
   readonly tmp: string;
 }
 
-/** Where a job's runner root, HOME, tool cache and TMPDIR go, under the work root. */
-export function jobWorkspace(workRoot: string, runnerName: string): JobWorkspace {
-  const dir = path.join(workRoot, `lambda-runner-${runnerName}`);
+/**
+ * Where a job's runner root, HOME, tool cache and TMPDIR go, under the work root. The directory
+ * is unique per invocation: a duplicate start for the same job (which GitHub refuses with 409)
+ * must not lay out or wipe the directory of the runner that is serving it.
+ */
+export function jobWorkspace(workRoot: string, runnerName: string, unique: string): JobWorkspace {
+  const dir = path.join(workRoot, `lambda-runner-${runnerName}-${unique}`);
   return {
     dir,
     root: path.join(dir, 'runner'),

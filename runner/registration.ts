@@ -27,6 +27,8 @@ export async function readJobStatus(
       owner: request.owner,
       repo: request.repo,
       job_id: request.jobId,
+      // A best-effort check: one retry, then go on rather than keep the job waiting.
+      request: { retries: 1 },
     });
     return data.status;
   } catch {

@@ -100,6 +100,8 @@ export async function runJob(
       exitCode: result.exitCode,
       jobResult: result.jobResult,
       error: result.error,
+      registrationDeleted: result.registrationDeleted,
+      processesKilled: result.processesKilled,
       timings: result.timings,
     },
     `runner ${result.outcome}`,
@@ -135,8 +137,7 @@ async function serve(
     ...deps,
     client,
     target: { scope: request.scope ?? config.scope, owner: request.owner, repo: request.repo },
-    workspace: jobWorkspace(config.workRoot, deps.name),
-    tag: randomUUID(),
+    ...invocationIds(config.workRoot, deps.name),
     sweepSince: config.ownsContainer ? await uptimeSeconds() : undefined,
     env: { ...(deps.env ?? process.env) },
   };
@@ -157,6 +158,11 @@ function describe(run: ListenerRun | Error, log: Logger): Attempt {
   if (run instanceof Error) return { outcome: 'failed', exitCode: null, error: run.message };
   if (run.outcome === 'deadline') log.error('the job hit the Lambda time limit and was stopped');
   return { outcome: run.outcome, exitCode: run.exitCode, jobResult: run.jobResult, run };
+}
+
+function invocationIds(workRoot: string, name: string): { workspace: JobWorkspace; tag: string } {
+  const tag = randomUUID();
+  return { workspace: jobWorkspace(workRoot, name, tag.slice(0, 8)), tag };
 }
 
 async function withJobCredentials(context: RegisterContext): Promise<void> {

@@ -54,3 +54,10 @@ function flatten(error: unknown): Error[] {
     ...[...inner, ...listed].filter((cause): cause is Error => cause instanceof Error),
   ];
 }
+
+/** The first underlying error's name, message and stack, for a log line without the payload. */
+export function rootCause(error: unknown): { type: string; message: string; stack?: string } {
+  const causes = flatten(error);
+  const cause = causes[1] ?? causes[0] ?? new Error(String(error));
+  return { type: cause.name, message: cause.message, stack: cause.stack };
+}

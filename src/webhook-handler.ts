@@ -7,7 +7,7 @@ import { loadWebhookConfig, type WebhookConfig } from './config';
 import { createLambdaDispatch, type Dispatch } from './dispatch';
 import type { Env } from './env';
 import type { DeliveryOutcome } from './handle-delivery';
-import { answer, answerError, answerOutcome, type HttpAnswer } from './webhook-answer';
+import { answer, answerError, answerOutcome, rootCause, type HttpAnswer } from './webhook-answer';
 import {
   payloadText,
   toWebhookRequest,
@@ -69,12 +69,16 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
       return answerOutcome(outcomes.get(id));
     } catch (error) {
       const result = answerError(error);
-      if (result.statusCode >= 500) log.error({ deliveryId: id, err: error }, 'delivery failed');
-      else
-        log.info(
-          { deliveryId: id, decision: 'rejected', reason: JSON.parse(result.body).reason },
-          'delivery rejected',
+      const { reason } = JSON.parse(result.body) as { reason: string };
+      if (result.statusCode < 500) {
+        log.info({ deliveryId: id, decision: 'rejected', reason }, 'delivery rejected');
+      } else {
+        // The cause, not the error object: Probot's errors carry the whole delivery with them.
+        log.error(
+          { deliveryId: id, decision: 'failed', reason, cause: rootCause(error) },
+          'delivery failed',
         );
+      }
       return result;
     } finally {
       outcomes.delete(id);

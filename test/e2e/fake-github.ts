@@ -54,6 +54,7 @@ export class FakeGitHub {
   readonly jobs = new Map<number, string>();
   readonly tokens = new Map<string, number>();
   readonly installations = [77];
+  readonly jitConfigs = new Map<string, string>();
   mints = 0;
   private faults: Fault[] = [];
   private nextRunnerId = 1000;
@@ -152,9 +153,7 @@ export class FakeGitHub {
       'POST /app/installations/:n/access_tokens': () =>
         app ? this.mint(Number(path.split('/')[3])) : unauthorized(),
       'GET /app/installations': () =>
-        app
-          ? ok(this.installations.map((id) => ({ ...example('base-installation-items')[0], id })))
-          : unauthorized(),
+        app ? ok(this.installations.map((id) => installationItem(id))) : unauthorized(),
       'GET /app': () => (app ? ok(example('integration')) : unauthorized()),
       'GET /installation/repositories': () =>
         installation ? ok(example('repository-paginated-2')) : unauthorized(),
@@ -188,34 +187,35 @@ export class FakeGitHub {
     const scoped = /^\/(repos\/[^/]+\/[^/]+|orgs\/[^/]+)\/actions\/(.*)$/.exec(path);
     if (!scoped) return notFound();
     const [, scope = '', rest = ''] = scoped;
-    const job = /^jobs\/(\d+)$/.exec(rest);
-    if (method === 'GET' && job)
-      return ok({
-        ...example('job'),
-        id: Number(job[1]),
-        status: this.jobs.get(Number(job[1])) ?? 'queued',
-      });
-    if (method === 'POST' && rest === 'runners/generate-jitconfig') return this.jit(scope, body);
-    if (method === 'POST' && rest === 'runners/registration-token') {
-      return {
+    const id = Number(/\/(\d+)$/.exec(rest)?.[1]);
+    const routes: Record<string, () => Answer> = {
+      // GitHub's own example lacks created_at, which its schema requires.
+      'GET jobs/:id': () =>
+        ok({
+          ...example('job'),
+          id,
+          status: this.jobs.get(id) ?? 'queued',
+          created_at: new Date().toISOString(),
+        }),
+      'POST runners/generate-jitconfig': () => this.jit(scope, body),
+      'POST runners/registration-token': () => ({
         status: 201,
         body: {
           ...example('authentication-token'),
           token: `AREG${randomBytes(8).toString('hex')}`,
         },
-      };
-    }
-    if (method === 'GET' && rest === 'runners') return this.list(scope, url);
-    if (method === 'GET' && rest === 'runner-groups')
-      return ok({
-        total_count: 1,
-        runner_groups: [
-          { ...example('runner-groups-org').runner_groups[0], id: 1, name: 'Default' },
-        ],
-      });
-    const runner = /^runners\/(\d+)$/.exec(rest);
-    if (method === 'DELETE' && runner) return this.delete(scope, Number(runner[1]));
-    return notFound();
+      }),
+      'GET runners': () => this.list(scope, url),
+      'GET runner-groups': () =>
+        ok({
+          total_count: 1,
+          runner_groups: [
+            { ...example('runner-groups-org').runner_groups[0], id: 1, name: 'Default' },
+          ],
+        }),
+      'DELETE runners/:id': () => this.delete(scope, id),
+    };
+    return (routes[`${method} ${rest.replace(/\/\d+$/, '/:id')}`] ?? notFound)();
   }
 
   private jit(scope: string, body: Record<string, unknown>): Answer {
@@ -261,6 +261,7 @@ export class FakeGitHub {
         ),
       ),
     ).toString('base64');
+    this.jitConfigs.set(name, encoded);
     return { status: 201, body: { runner: this.describe(runner), encoded_jit_config: encoded } };
   }
 
@@ -298,16 +299,25 @@ export class FakeGitHub {
     };
   }
 
+  private onRunnerEvent(runner: FakeRunner, event: string): void {
+    const jobId = Number(/^lambda-(\d+)-/.exec(runner.name)?.[1]);
+    if (event === 'listening') runner.status = 'online';
+    if (event === 'running') {
+      runner.busy = true;
+      this.jobs.set(jobId, 'in_progress');
+    }
+    if (event === 'completed') {
+      this.runners.delete(runner.id); // ephemeral: GitHub removes it after its job
+      this.jobs.set(jobId, 'completed');
+    }
+    if (event === 'exited') Object.assign(runner, { status: 'offline', busy: false });
+  }
+
   /** What the fake listener reports: listening, running a job, finished, exited. */
   private control(path: string, body: Record<string, unknown>, res: ServerResponse): void {
     const match = /^\/_fake\/runners\/(\d+)$/.exec(path);
     const runner = match ? this.runners.get(Number(match[1])) : undefined;
-    if (runner) {
-      if (body.event === 'listening') runner.status = 'online';
-      if (body.event === 'running') runner.busy = true;
-      if (body.event === 'completed') this.runners.delete(runner.id); // ephemeral: GitHub removes it
-      if (body.event === 'exited') Object.assign(runner, { status: 'offline', busy: false });
-    }
+    if (runner) this.onRunnerEvent(runner, String(body.event));
     res.writeHead(runner ? 204 : 404).end();
   }
 }
@@ -332,4 +342,21 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   } catch {
     return {};
   }
+}
+
+/** An installation as GitHub lists it; the example's account lacks fields the schema requires. */
+function installationItem(id: number) {
+  const item = example('base-installation-items')[0];
+  const stamp = '2020-01-01T00:00:00Z';
+  return {
+    ...item,
+    id,
+    account: {
+      ...item.account,
+      name: 'octocat',
+      slug: 'octocat',
+      created_at: stamp,
+      updated_at: stamp,
+    },
+  };
 }

@@ -174,8 +174,11 @@ describe('a job served with a JIT runner', () => {
     ]);
     const started = records().find((entry) => (entry.argv as string[] | undefined)?.[0] === 'run')!;
     expect(started.argv).toEqual(['run', '--jitconfig', encodeJitConfig(42, 'lambda-1001-1')]);
-    expect(started.root).toBe(path.join(workRoot, 'lambda-runner-lambda-1001-1', 'runner'));
-    expect(started.home).toBe(path.join(workRoot, 'lambda-runner-lambda-1001-1', 'home'));
+    const workspace = path.dirname(String(started.root));
+    expect(path.dirname(workspace)).toBe(workRoot);
+    expect(path.basename(workspace)).toMatch(/^lambda-runner-lambda-1001-1-[0-9a-f]{8}$/);
+    expect(started.root).toBe(path.join(workspace, 'runner'));
+    expect(started.home).toBe(path.join(workspace, 'home'));
     expect(mint.calls).toHaveLength(1);
     expect(nock.isDone()).toBe(true);
     expectNothingLeft();
@@ -567,7 +570,9 @@ describe('token registration (RUNNER_REGISTRATION=token)', () => {
       '--disableupdate',
       '--unattended',
     ]);
-    expect(configure!.root).toBe(path.join(workRoot, 'lambda-runner-lambda-1001-1', 'runner'));
+    expect(String(configure!.root)).toMatch(
+      new RegExp(`^${workRoot}/lambda-runner-lambda-1001-1-[0-9a-f]{8}/runner$`),
+    );
     expect(run!.argv).toEqual(['run']);
     expect(lines.join('\n')).not.toContain('AREGTOKEN123');
     expectNothingLeft();

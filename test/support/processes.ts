@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Live (not zombie) processes whose environment holds `marker` (`NAME=value`). */
-export function processesWith(marker: string): number[] {
+/** Live (not zombie) processes whose environment holds every marker (`NAME=value`, or `NAME=` for any value). */
+export function processesWith(...markers: string[]): number[] {
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .map(Number)
@@ -9,7 +9,12 @@ export function processesWith(marker: string): number[] {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
-        return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(marker);
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        return markers.every((marker) =>
+          marker.endsWith('=')
+            ? environ.some((entry) => entry.startsWith(marker))
+            : environ.includes(marker),
+        );
       } catch {
         return false;
       }

@@ -1,0 +1,526 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { createJanitorHandler } from '../../runner/janitor-handler';
+import { captureLog } from '../support/capture-log';
+import { createFakeRunnerTree } from '../support/fake-runner-tree';
+import { appKeys } from '../support/github-app';
+import { processesWith } from '../support/processes';
+import { TEST_SECRET, delivery, queuedJob } from '../support/webhook-events';
+import { FakeGitHub } from './fake-github';
+import {
+  freePort,
+  startFrontDoor,
+  startOffline,
+  startPrism,
+  stopStage,
+  tail,
+  type Stage,
+} from './local-stack';
+
+const root = path.resolve(__dirname, '../..');
+const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-e2e-'));
+const logDir = path.join(base, 'logs');
+const workRoot = path.join(base, 'work');
+const sourceDir = path.join(base, 'actions-runner');
+const recordFile = path.join(base, 'listener-record.jsonl');
+const scenariosFile = path.join(base, 'scenarios.json');
+const scenarios: Record<string, string> = {};
+
+const fake = new FakeGitHub(appKeys.publicKey, '4242');
+let prism: Stage | undefined;
+let offline: Stage | undefined;
+let front: { url: string; close: () => Promise<void> } | undefined;
+let webhookUrl = '';
+let lambdaUrl = '';
+let env: NodeJS.ProcessEnv = {};
+
+jest.setTimeout(120_000);
+
+beforeAll(async () => {
+  if (!existsSync(path.join(root, 'dist/webhook/index.js')))
+    await promisify(execFile)('node', ['scripts/build.mjs'], { cwd: root });
+  await createFakeRunnerTree(sourceDir);
+  writeFileSync(scenariosFile, '{}');
+  await fake.start();
+  const started = await startPrism(fake, logDir);
+  prism = started.stage;
+  front = await startFrontDoor(started.url);
+  env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    WEBHOOK_SECRET: TEST_SECRET,
+    APP_ID: '4242',
+    PRIVATE_KEY: appKeys.privateKey,
+    GHE_HOST: front.url,
+    GHE_PROTOCOL: 'http',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    RUNNER_SOURCE_DIR: sourceDir,
+    RUNNER_WORK_ROOT: workRoot,
+    RUNNER_IDLE_TIMEOUT_SECONDS: '2',
+    RUNNER_STOP_GRACE_SECONDS: '1',
+    // serverless offline gives the runner its 900 s timeout: this leaves it 7 s per job.
+    RUNNER_DEADLINE_MARGIN_SECONDS: '893',
+    // serverless offline runs every invocation in one process, so a runner must not sweep the
+    // processes or files of the others, as it does in a Lambda container of its own.
+    RUNNER_OWNS_CONTAINER: 'false',
+    // serverless offline does not catch a rejected asynchronous invocation: it exits. Lambda
+    // records it as an error; here the runner returns its failed result instead.
+    RUNNER_FAIL_INVOCATION: 'false',
+    FAKE_RUNNER_RECORD: recordFile,
+    FAKE_RUNNER_SCENARIOS: scenariosFile,
+    LOG_LEVEL: 'info',
+  };
+  const stack = await startOffline(env, logDir);
+  offline = stack.stage;
+  webhookUrl = stack.webhookUrl;
+  lambdaUrl = stack.lambdaUrl;
+}, 240_000);
+
+afterAll(async () => {
+  await stopStage(offline);
+  await stopStage(prism);
+  await front?.close();
+  await fake.stop();
+  if (!process.env.E2E_KEEP) rmSync(base, { recursive: true, force: true });
+  else console.error(`e2e files kept in ${base}`);
+});
+
+/** On a failure, show the logs of each stage of the stack. */
+afterEach(() => {
+  const state = expect.getState();
+  if (state.assertionCalls !== state.numPassingAsserts) {
+    console.error(`serverless offline:\n${tail(offline)}\n\nprism:\n${tail(prism)}`);
+  }
+});
+
+function job(jobId: number, edit: { labels?: string[]; installation?: number } = {}) {
+  const payload = queuedJob({
+    labels: edit.labels ?? ['self-hosted', 'lambda-runner'],
+    fullName: 'acme/app',
+  }) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- an example payload, edited
+  payload.workflow_job.id = jobId;
+  payload.workflow_job.run_attempt = 1;
+  payload.installation.id = edit.installation ?? 77;
+  return payload;
+}
+
+async function post(
+  payload: unknown,
+  deliveryId?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const event = delivery(payload, { deliveryId }) as {
+    headers: Record<string, string>;
+    body: string;
+  };
+  const response = await fetch(webhookUrl, {
+    method: 'POST',
+    headers: event.headers,
+    body: event.body,
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+function scenario(runnerName: string, name: string) {
+  scenarios[runnerName] = name;
+  writeFileSync(scenariosFile, JSON.stringify(scenarios));
+}
+
+function offlineLines(): Record<string, unknown>[] {
+  return readFileSync(offline!.logFile, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    });
+}
+
+function outcome(runnerName: string): Record<string, unknown> | undefined {
+  return offlineLines().find(
+    (line) =>
+      line.runnerName === runnerName &&
+      typeof line.msg === 'string' &&
+      line.msg.startsWith('runner ') &&
+      'outcome' in line,
+  );
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function listenerRuns(runnerName: string) {
+  if (!existsSync(recordFile)) return [];
+  return readFileSync(recordFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter(
+      (entry) =>
+        (entry.argv as string[] | undefined)?.[0] === 'run' &&
+        String(entry.root).includes(runnerName),
+    );
+}
+
+function callsFor(pattern: RegExp) {
+  return fake.calls.filter((call) => pattern.test(`${call.method} ${call.path}`));
+}
+
+async function expectCleanWorkRoot() {
+  await waitFor(
+    'an empty work root',
+    () => !existsSync(workRoot) || readdirSync(workRoot).length === 0,
+    10_000,
+  );
+  // Processes a job started carry both; serverless offline itself has only the first.
+  expect(processesWith(`FAKE_RUNNER_RECORD=${recordFile}`, 'LAMBDA_RUNNER_JOB=')).toEqual([]);
+}
+
+describe('the whole flow through serverless offline, Prism and the fake GitHub', () => {
+  it('a signed queued job: 202, invoke, JWT then token calls in order, JIT listener, completed, nothing left', async () => {
+    const answer = await post(job(5001), 'e2e-5001');
+    expect(answer).toEqual({
+      status: 202,
+      body: { result: 'dispatched', profile: 'default', jobId: 5001, deliveryId: 'e2e-5001' },
+    });
+
+    const result = await waitFor('runner lambda-5001-1 to finish', () => outcome('lambda-5001-1'));
+    expect(result).toMatchObject({
+      outcome: 'completed',
+      jobResult: 'Succeeded',
+      exitCode: 0,
+      deliveryId: 'e2e-5001',
+    });
+    const calls = fake.calls
+      .filter((call) => /access_tokens|jobs\/5001|generate-jitconfig/.test(call.path))
+      .slice(0, 3);
+    expect(calls).toEqual([
+      { method: 'POST', path: '/app/installations/77/access_tokens', auth: 'app', status: 201 },
+      {
+        method: 'GET',
+        path: '/repos/acme/app/actions/jobs/5001',
+        auth: 'installation',
+        status: 200,
+      },
+      {
+        method: 'POST',
+        path: '/repos/acme/app/actions/runners/generate-jitconfig',
+        auth: 'installation',
+        status: 201,
+      },
+    ]);
+    const [run] = listenerRuns('lambda-5001-1');
+    expect(run!.argv).toEqual(['run', '--jitconfig', fake.jitConfigs.get('lambda-5001-1')]);
+    expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain('lambda-5001-1');
+    await expectCleanWorkRoot();
+  });
+
+  it('an idle runner is stopped and its registration deleted', async () => {
+    scenario('lambda-5002-1', 'idle');
+    expect((await post(job(5002))).status).toBe(202);
+    expect(await waitFor('runner lambda-5002-1', () => outcome('lambda-5002-1'))).toMatchObject({
+      outcome: 'idle',
+    });
+    expect(callsFor(/^DELETE \/repos\/acme\/app\/actions\/runners\/\d+$/).length).toBeGreaterThan(
+      0,
+    );
+    expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain('lambda-5002-1');
+    await expectCleanWorkRoot();
+  });
+
+  it('a job that is no longer queued gets no runner', async () => {
+    fake.jobs.set(5003, 'completed');
+    expect((await post(job(5003))).status).toBe(202);
+    expect(await waitFor('runner lambda-5003-1', () => outcome('lambda-5003-1'))).toMatchObject({
+      outcome: 'not-queued',
+    });
+    expect(fake.jitConfigs.has('lambda-5003-1')).toBe(false);
+  });
+
+  it('a job that is not ours is answered 200 and never reaches the runner', async () => {
+    const answer = await post(job(5004, { labels: ['ubuntu-latest'] }));
+    expect(answer).toEqual({
+      status: 200,
+      body: {
+        result: 'ignored',
+        reason: expect.stringContaining('do not include "lambda-runner"'),
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(callsFor(/jobs\/5004/)).toEqual([]);
+  });
+});
+
+describe('duplicates', () => {
+  it('the same delivery posted 5 times: exactly one runner registered and started', async () => {
+    const payload = job(5101);
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => post(payload, 'e2e-dup-5101')),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([202, 202, 202, 202, 202]);
+    await waitFor(
+      'five runner invocations to end',
+      () =>
+        offlineLines().filter((line) => line.runnerName === 'lambda-5101-1' && 'outcome' in line)
+          .length === 5 || undefined,
+    );
+    const outcomes = offlineLines()
+      .filter((line) => line.runnerName === 'lambda-5101-1' && 'outcome' in line)
+      .map((line) => line.outcome);
+    expect(outcomes.filter((value) => value === 'completed')).toHaveLength(1);
+    expect(
+      outcomes
+        .filter((value) => value !== 'completed')
+        .every((value) => value === 'duplicate' || value === 'not-queued'),
+    ).toBe(true);
+    expect(callsFor(/generate-jitconfig/).filter((call) => call.status === 201).length).toBe(
+      fake.jitConfigs.size,
+    );
+    expect(listenerRuns('lambda-5101-1')).toHaveLength(1);
+    await expectCleanWorkRoot();
+  });
+
+  it('the runner invoked twice for one job (an async retry): one runner', async () => {
+    const lambda = new LambdaClient({
+      endpoint: lambdaUrl,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const request = {
+      installationId: 77,
+      owner: 'acme',
+      repo: 'app',
+      jobId: 5102,
+      runId: 1,
+      runAttempt: 1,
+      labels: ['self-hosted', 'lambda-runner'],
+      profile: 'default',
+      deliveryId: 'retry',
+    };
+    const invoke = () =>
+      lambda.send(
+        new InvokeCommand({
+          FunctionName: 'lambda-runner-e2e-runner-default',
+          InvocationType: 'Event',
+          Payload: Buffer.from(JSON.stringify(request)),
+        }),
+      );
+    const [first, second] = await Promise.all([invoke(), invoke()]);
+    expect([first.StatusCode, second.StatusCode]).toEqual([202, 202]);
+    await waitFor(
+      'both invocations',
+      () =>
+        offlineLines().filter((line) => line.runnerName === 'lambda-5102-1' && 'outcome' in line)
+          .length === 2 || undefined,
+    );
+    expect(listenerRuns('lambda-5102-1')).toHaveLength(1);
+  });
+});
+
+describe('a burst', () => {
+  it('500 signed deliveries, mixed: every matching job dispatched exactly once, none lost', async () => {
+    const matching = Array.from({ length: 100 }, (_, i) => 6000 + i);
+    // The jobs are already taken, so each dispatch ends at the status check: no 100 listeners at once.
+    for (const id of matching) fake.jobs.set(id, 'in_progress');
+    const payloads = [
+      ...matching.map((id) => job(id)),
+      ...Array.from({ length: 400 }, (_, i) =>
+        job(7000 + i, { labels: i % 2 ? ['ubuntu-latest'] : ['self-hosted', 'gpu'] }),
+      ),
+    ].sort(() => Math.random() - 0.5);
+    const started = Date.now();
+    const statuses: number[] = [];
+    for (let i = 0; i < payloads.length; i += 25) {
+      statuses.push(
+        ...(await Promise.all(
+          payloads.slice(i, i + 25).map(async (payload) => (await post(payload)).status),
+        )),
+      );
+    }
+    const seconds = (Date.now() - started) / 1000;
+    console.log(
+      `burst: ${payloads.length} deliveries in ${seconds.toFixed(1)} s = ${(payloads.length / seconds).toFixed(0)} deliveries/s`,
+    );
+    expect(statuses.filter((status) => status === 202)).toHaveLength(100);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(400);
+    await waitFor(
+      'every matching job to be checked',
+      () => matching.every((id) => callsFor(new RegExp(`jobs/${id}$`)).length > 0) || undefined,
+      90_000,
+    );
+    const perJob = matching.map((id) => callsFor(new RegExp(`^GET .*/jobs/${id}$`)).length);
+    expect(perJob.every((count) => count === 1)).toBe(true);
+    expect(callsFor(/jobs\/7\d\d\d$/)).toEqual([]);
+  }, 180_000);
+});
+
+describe('faults', () => {
+  it('GitHub 5xx and 429 with retry-after on each runner call: retried, then success', async () => {
+    fake.fail('POST', /^\/app\/installations\/78\/access_tokens$/, 502);
+    fake.fail('GET', /^\/repos\/acme\/app\/actions\/jobs\/5201$/, 429, 1, { 'retry-after': '1' });
+    fake.fail('POST', /generate-jitconfig$/, 503);
+    expect((await post(job(5201, { installation: 78 }))).status).toBe(202);
+    expect(await waitFor('runner lambda-5201-1', () => outcome('lambda-5201-1'))).toMatchObject({
+      outcome: 'completed',
+    });
+    expect(
+      callsFor(/access_tokens$/)
+        .filter((call) => call.path.includes('/78/'))
+        .map((call) => call.status),
+    ).toEqual([502, 201]);
+    expect(callsFor(/jobs\/5201$/).map((call) => call.status)).toEqual([429, 200]);
+    await expectCleanWorkRoot();
+  });
+
+  it('a token mint failing for good: a clean failure, no registration left', async () => {
+    fake.fail('POST', /^\/app\/installations\/79\/access_tokens$/, 401, 50);
+    expect((await post(job(5202, { installation: 79 }))).status).toBe(202);
+    expect(await waitFor('runner lambda-5202-1', () => outcome('lambda-5202-1'))).toMatchObject({
+      outcome: 'failed',
+    });
+    expect(fake.jitConfigs.has('lambda-5202-1')).toBe(false);
+    await expectCleanWorkRoot();
+  });
+
+  it('the invoke endpoint down: the webhook answers 503 so the delivery can be redelivered', async () => {
+    const closed = await freePort();
+    const event = delivery(job(5203));
+    const script = `require(${JSON.stringify(path.join(root, 'dist/webhook/index.js'))}).handler(${JSON.stringify(event)}).then((a) => console.log(JSON.stringify(a)))`;
+    const { stdout } = await promisify(execFile)('node', ['-e', script], {
+      env: {
+        ...env,
+        RUNNER_FUNCTION_NAME: 'lambda-runner-e2e-runner-default',
+        RUNNER_DISPATCH: 'lambda',
+        AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${closed}`,
+        AWS_MAX_ATTEMPTS: '2',
+      },
+    });
+    const answer = JSON.parse(
+      stdout.split('\n').find((line) => line.startsWith('{"statusCode"')) ?? '{}',
+    );
+    expect(answer.statusCode).toBe(503);
+    expect(JSON.parse(answer.body)).toMatchObject({ result: 'error' });
+  });
+
+  const listenerFaults: [string, number, string, Record<string, unknown>][] = [
+    ['crashing mid-job', 5301, 'crash', { outcome: 'failed', exitCode: 1 }],
+    ['hanging past the deadline', 5302, 'hang', { outcome: 'deadline' }],
+    ['ignoring SIGTERM', 5303, 'ignore-sigterm', { outcome: 'deadline', exitCode: null }],
+  ];
+  for (const [name, jobId, kind, expected] of listenerFaults) {
+    it(`a listener ${name}: cleaned, registration deleted`, async () => {
+      const runnerName = `lambda-${jobId}-1`;
+      scenario(runnerName, kind);
+      expect((await post(job(jobId))).status).toBe(202);
+      expect(await waitFor(runnerName, () => outcome(runnerName), 40_000)).toMatchObject({
+        ...expected,
+        registrationDeleted: true,
+      });
+      expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain(runnerName);
+      await expectCleanWorkRoot();
+    });
+  }
+
+  it('a listener leaving a daemon behind: the daemon is killed', async () => {
+    scenario('lambda-5304-1', 'daemon');
+    expect((await post(job(5304))).status).toBe(202);
+    const result = await waitFor('lambda-5304-1', () => outcome('lambda-5304-1'));
+    expect(result).toMatchObject({ outcome: 'completed' });
+    expect(result.processesKilled as number).toBeGreaterThanOrEqual(1);
+    await expectCleanWorkRoot();
+  });
+});
+
+describe('orphan clean-up: the janitor against the fake GitHub', () => {
+  it('deletes the stale offline runner of ours and nothing else, in a bounded number of calls', async () => {
+    const hour = 3600_000;
+    const at = (ms: number) => `lambda-runner-at-${Math.floor(ms / 1000)}`;
+    const scope = 'repos/octocat/Hello-World';
+    const stale = fake.addRunner({
+      name: 'lambda-9001-1',
+      scope,
+      status: 'offline',
+      busy: false,
+      labels: ['lambda-runner', at(Date.now() - hour)],
+      createdAt: 0,
+    });
+    const busy = fake.addRunner({
+      name: 'lambda-9002-1',
+      scope,
+      status: 'online',
+      busy: true,
+      labels: ['lambda-runner', at(Date.now() - hour)],
+      createdAt: 0,
+    });
+    const fresh = fake.addRunner({
+      name: 'lambda-9003-1',
+      scope,
+      status: 'offline',
+      busy: false,
+      labels: ['lambda-runner', at(Date.now() - 60_000)],
+      createdAt: 0,
+    });
+    const foreign = fake.addRunner({
+      name: 'build-box-1',
+      scope,
+      status: 'offline',
+      busy: false,
+      labels: ['self-hosted', at(Date.now() - hour)],
+      createdAt: 0,
+    });
+    const { log } = captureLog();
+    const janitor = createJanitorHandler({ env, log });
+
+    const report = await janitor();
+
+    expect(report.deleted).toEqual(['lambda-9001-1']);
+    expect(fake.runners.has(stale.id)).toBe(false);
+    for (const kept of [busy, fresh, foreign]) expect(fake.runners.has(kept.id)).toBe(true);
+    // installations, token, repositories, runners of the one repository, one delete
+    expect(report.calls).toBe(5);
+    expect(report.truncated).toBe(false);
+  });
+
+  it('stops at its call budget', async () => {
+    const { log } = captureLog();
+    const report = await createJanitorHandler({ env: { ...env, JANITOR_MAX_CALLS: '2' }, log })();
+    expect(report.truncated).toBe(true);
+    expect(report.calls).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('secrets', () => {
+  it('no log line of any stage holds the webhook secret, the private key, a token or a JIT config', async () => {
+    const logs = readdirSync(logDir)
+      .map((file) => readFileSync(path.join(logDir, file), 'utf8'))
+      .join('\n');
+    expect(logs.length).toBeGreaterThan(1000);
+    const secrets = [
+      TEST_SECRET,
+      appKeys.privateKey.split('\n')[1]!,
+      ...fake.tokens.keys(),
+      ...fake.jitConfigs.values(),
+    ];
+    expect(secrets.length).toBeGreaterThan(5);
+    expect(secrets.filter((secret) => logs.includes(secret))).toEqual([]);
+  });
+});
