@@ -100,6 +100,8 @@ function refuse(request: WebhookRequest): { status: number; reason: string } | u
 
 async function receive({ probot, receiveJson }: Ready, request: WebhookRequest): Promise<void> {
   const text = payloadText(request);
+  // Only a JSON object is a delivery; Probot would fail on `1` or `null` with a 500.
+  if (!/^\s*\{/.test(text ?? '')) throw new Error('Invalid JSON');
   if (text === request.rawBody) {
     // JSON delivery: the adapter hands it to Probot, which verifies the signature and receives it.
     await receiveJson({
