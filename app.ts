@@ -1,6 +1,7 @@
 import type { ApplicationFunction, Probot } from 'probot';
 import { loadWebhookConfig, type WebhookConfig } from './src/config';
 import { createLocalDispatch, type Dispatch } from './src/dispatch';
+import type { Metrics } from './src/metrics';
 import { handleDelivery, type DeliveryOutcome, type Delivery } from './src/handle-delivery';
 
 export interface AppOptions {
@@ -9,6 +10,8 @@ export interface AppOptions {
   readonly dispatch?: Dispatch;
   /** Receives each delivery's outcome, so an edge (the Lambda handler) can shape its answer. */
   readonly onOutcome?: (deliveryId: string, outcome: DeliveryOutcome) => void;
+  /** Where decisions are counted (CloudWatch EMF); none in local mode. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -21,7 +24,12 @@ export function createApp(options: AppOptions = {}): ApplicationFunction {
     const dispatch = options.dispatch ?? defaultLocalDispatch(app);
     app.onAny(async (context) => {
       const delivery = { id: context.id, name: context.name, payload: context.payload } as Delivery;
-      const outcome = await handleDelivery(delivery, { config, dispatch, log: app.log });
+      const outcome = await handleDelivery(delivery, {
+        config,
+        dispatch,
+        log: app.log,
+        metrics: options.metrics,
+      });
       options.onOutcome?.(context.id, outcome);
     });
   };

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AwsClients } from '../src/aws-clients';
 import type { Env } from '../src/env';
+import type { Metrics } from '../src/metrics';
 import type { RunnerRequest } from '../src/runner-request';
 import { resolveAppCredentials } from './app-credentials';
 import { loadRunnerConfig, type RunnerConfig } from './config';
@@ -14,6 +15,7 @@ export interface RunnerOptions {
   readonly clients: Pick<AwsClients, 'secretsManager' | 'sts'>;
   readonly log: Logger;
   readonly retryAfterBaseValue?: number;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -27,6 +29,7 @@ export function createRunner(
   const env = options.env ?? process.env;
   const config = options.config ?? loadRunnerConfig(env);
   const groupIds = new Map<string, number>();
+  const rateLimit: { remaining?: number } = {};
   let github: Promise<(installationId: number) => GitHubClient> | undefined;
   const getGitHub = () => {
     github ??= resolveAppCredentials(config.appCredentials, options.clients.secretsManager).then(
@@ -36,6 +39,7 @@ export function createRunner(
           baseUrl: config.apiBaseUrl,
           log: options.log,
           retryAfterBaseValue: options.retryAfterBaseValue,
+          onRateLimit: (remaining) => (rateLimit.remaining = remaining),
         }),
     );
     github.catch(() => (github = undefined)); // a failed secret read is retried by the next job
@@ -53,5 +57,7 @@ export function createRunner(
       env,
       groupIds,
       jobCredentials,
+      metrics: options.metrics,
+      rateLimit: () => rateLimit.remaining,
     });
 }

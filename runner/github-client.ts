@@ -13,6 +13,8 @@ export interface GitHubClientOptions {
   readonly credentials: AppCredentials;
   readonly baseUrl: string;
   readonly log: Logger;
+  /** Told the `x-ratelimit-remaining` of every answer, for the rate-limit metric. */
+  readonly onRateLimit?: (remaining: number) => void;
   /** Milliseconds per "second" of retry back-off; tests shrink it. */
   readonly retryAfterBaseValue?: number;
 }
@@ -59,7 +61,7 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
       );
       return count < 3;
     };
-  return new RunnerOctokit({
+  const client = new RunnerOctokit({
     baseUrl,
     log: octokitLog,
     authStrategy: createAppAuth,
@@ -78,4 +80,9 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
       write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 }),
     },
   });
+  client.hook.after('request', (response) => {
+    const remaining = Number(response.headers['x-ratelimit-remaining']);
+    if (Number.isFinite(remaining)) options.onRateLimit?.(remaining);
+  });
+  return client;
 }

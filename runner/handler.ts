@@ -2,6 +2,7 @@ import pino, { type Logger } from 'pino';
 import { createAwsClients, type AwsClients } from '../src/aws-clients';
 import type { Env } from '../src/env';
 import { LambdaRunnerError } from '../src/errors';
+import { createMetrics, type Metrics } from '../src/metrics';
 import { parseRunnerRequest } from '../src/runner-request';
 import { createRunner } from './create-runner';
 import type { RunnerResult } from './run-job';
@@ -12,6 +13,7 @@ export interface RunnerHandlerOptions {
   readonly log?: Logger;
   readonly deadlineMarginMs?: number;
   readonly retryAfterBaseValue?: number;
+  readonly metrics?: Metrics;
 }
 
 /** A runner invocation that ended in failure: Lambda records an error, alarms and the DLQ see it. */
@@ -41,6 +43,7 @@ export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
   ): Promise<RunnerResult> => {
     const request = parseRunnerRequest(event);
     run ??= createRunner({
+      metrics: options.metrics ?? createMetrics('runner'),
       env,
       clients: options.clients ?? createAwsClients(),
       log,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Env } from '../src/env';
+import { recordRunner, type Metrics, type RunnerFigures } from '../src/metrics';
 import type { RunnerRequest } from '../src/runner-request';
 import type { RunnerConfig } from './config';
 import { configureRunner } from './configure-runner';
@@ -49,6 +50,10 @@ export interface RunJobDeps {
   readonly env?: Env;
   /** Credentials for the job in place of the function's own (the job role), if any. */
   readonly jobCredentials?: (sessionName: string) => Promise<Record<string, string>>;
+  /** Where the runner's outcome and timings are counted (CloudWatch EMF). */
+  readonly metrics?: Metrics;
+  /** The last `x-ratelimit-remaining` GitHub answered. */
+  readonly rateLimit?: () => number | undefined;
   /** Runner group ids by org, looked up once per container. */
   readonly groupIds?: Map<string, number>;
 }
@@ -106,6 +111,7 @@ export async function runJob(
     },
     `runner ${result.outcome}`,
   );
+  recordRunner(deps.metrics, runnerFigures(request, result, started, deps.rateLimit?.()));
   return result;
 }
 
@@ -158,6 +164,31 @@ function describe(run: ListenerRun | Error, log: Logger): Attempt {
   if (run instanceof Error) return { outcome: 'failed', exitCode: null, error: run.message };
   if (run.outcome === 'deadline') log.error('the job hit the Lambda time limit and was stopped');
   return { outcome: run.outcome, exitCode: run.exitCode, jobResult: run.jobResult, run };
+}
+
+function runnerFigures(
+  request: RunnerRequest,
+  result: RunnerResult,
+  started: number,
+  rateLimitRemaining?: number,
+): RunnerFigures {
+  const created = request.jobCreatedAt ? Date.parse(request.jobCreatedAt) : NaN;
+  const since = (offset?: number) =>
+    offset === undefined ? undefined : started + offset - created;
+  return {
+    outcome: result.outcome,
+    exitCode: result.exitCode,
+    sinceCreatedToListeningMs: since(result.timings.toListeningMs),
+    sinceCreatedToJobMs: since(result.timings.toJobMs),
+    jobDurationMs: result.timings.jobDurationMs,
+    rateLimitRemaining,
+    metadata: {
+      jobId: request.jobId,
+      runnerName: result.runnerName,
+      deliveryId: request.deliveryId,
+      profile: request.profile,
+    },
+  };
 }
 
 function invocationIds(workRoot: string, name: string): { workspace: JobWorkspace; tag: string } {

@@ -1,6 +1,6 @@
 import type { WebhookConfig } from './config';
 import type { RunnerProfile } from './profiles';
-import { routeJob } from './route-job';
+import { routeJob, type ReasonCode } from './route-job';
 
 /** The part of a `workflow_job` payload the decision reads. */
 export interface JobEvent {
@@ -14,7 +14,7 @@ export interface JobEvent {
 
 export type Decision =
   | { readonly result: 'dispatch'; readonly profile: RunnerProfile; readonly reason: string }
-  | { readonly result: 'ignored'; readonly reason: string };
+  | { readonly result: 'ignored'; readonly code: ReasonCode; readonly reason: string };
 
 /**
  * Decides whether one webhook delivery should start a runner, and says why in words a user
@@ -32,12 +32,15 @@ export function decideJob(
     | 'allowPublicRepositories'
   >,
 ): Decision {
-  if (eventName !== 'workflow_job') return ignored(`event "${eventName}" is not handled`);
-  if (payload.action !== 'queued') return ignored(`action "${payload.action}" is not "queued"`);
+  if (eventName !== 'workflow_job')
+    return ignored('event-not-handled', `event "${eventName}" is not handled`);
+  if (payload.action !== 'queued') {
+    return ignored('action-not-queued', `action "${payload.action}" is not "queued"`);
+  }
   const refusal = refuseRepository(payload.repository, config);
-  if (refusal) return ignored(refusal);
+  if (refusal) return { result: 'ignored', ...refusal };
   const route = routeJob(payload.workflow_job?.labels ?? [], config.profiles, config.requiredLabel);
-  if (!route.matched) return ignored(route.reason);
+  if (!route.matched) return ignored(route.code, route.reason);
   return {
     result: 'dispatch',
     profile: route.profile,
@@ -48,16 +51,22 @@ export function decideJob(
 function refuseRepository(
   repository: JobEvent['repository'],
   config: Pick<WebhookConfig, 'allowedRepositories' | 'allowedOwners' | 'allowPublicRepositories'>,
-): string | undefined {
+): { code: ReasonCode; reason: string } | undefined {
   const { fullName, owner } = identify(repository);
   const restricted = config.allowedRepositories.length > 0 || config.allowedOwners.length > 0;
   const allowed =
     config.allowedRepositories.includes(fullName) || config.allowedOwners.includes(owner);
   if (restricted && !allowed) {
-    return `repository "${fullName}" is not in ALLOWED_REPOSITORIES or ALLOWED_OWNERS`;
+    return {
+      code: 'repository-not-allowed',
+      reason: `repository "${fullName}" is not in ALLOWED_REPOSITORIES or ALLOWED_OWNERS`,
+    };
   }
   if (repository?.private !== true && !config.allowPublicRepositories) {
-    return `repository "${fullName}" is public and ALLOW_PUBLIC_REPOSITORIES is not true`;
+    return {
+      code: 'public-repository',
+      reason: `repository "${fullName}" is public and ALLOW_PUBLIC_REPOSITORIES is not true`,
+    };
   }
   return undefined;
 }
@@ -67,6 +76,6 @@ function identify(repository: JobEvent['repository']): { fullName: string; owner
   return { fullName, owner: fullName.split('/')[0] ?? '' };
 }
 
-function ignored(reason: string): Decision {
-  return { result: 'ignored', reason };
+function ignored(code: ReasonCode, reason: string): Decision {
+  return { result: 'ignored', code, reason };
 }

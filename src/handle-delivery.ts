@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { WebhookConfig } from './config';
 import { decideJob, type JobEvent } from './decide-job';
 import type { Dispatch } from './dispatch';
+import { recordDecision, type Metrics } from './metrics';
 import type { RunnerProfile } from './profiles';
+import type { ReasonCode } from './route-job';
 import { buildRunnerRequest, type RunnerRequest } from './runner-request';
 
 export type DeliveryOutcome =
@@ -27,7 +29,12 @@ export interface Delivery {
  */
 export async function handleDelivery(
   delivery: Delivery,
-  { config, dispatch, log }: { config: WebhookConfig; dispatch: Dispatch; log: Logger },
+  {
+    config,
+    dispatch,
+    log,
+    metrics,
+  }: { config: WebhookConfig; dispatch: Dispatch; log: Logger; metrics?: Metrics },
 ): Promise<DeliveryOutcome> {
   const { payload } = delivery;
   const fields = {
@@ -41,7 +48,11 @@ export async function handleDelivery(
   };
   const plan = planDelivery(delivery, config);
   if ('reason' in plan) {
-    log.info({ ...fields, decision: 'ignored', reason: plan.reason }, 'delivery ignored');
+    log.info(
+      { ...fields, decision: 'ignored', reason: plan.reason, code: plan.code },
+      'delivery ignored',
+    );
+    recordDecision(metrics, 'ignored', plan.code);
     return { result: 'ignored', reason: plan.reason };
   }
   const { request, profile } = plan;
@@ -58,6 +69,7 @@ export async function handleDelivery(
     { ...fields, decision: 'dispatched', profile: profile.name, reason: plan.why },
     'runner dispatched',
   );
+  recordDecision(metrics, 'dispatched', profile.name);
   return {
     result: 'dispatched',
     profile: profile.name,
@@ -68,16 +80,16 @@ export async function handleDelivery(
 
 type Plan =
   | { readonly request: RunnerRequest; readonly profile: RunnerProfile; readonly why: string }
-  | { readonly reason: string };
+  | { readonly code: ReasonCode; readonly reason: string };
 
 function planDelivery(delivery: Delivery, config: WebhookConfig): Plan {
   const decision = decideJob(delivery.name, delivery.payload, config);
-  if (decision.result === 'ignored') return { reason: decision.reason };
+  if (decision.result === 'ignored') return { code: decision.code, reason: decision.reason };
   try {
     const request = buildRunnerRequest(delivery.payload, decision.profile, delivery.id);
     return { request, profile: decision.profile, why: decision.reason };
   } catch (error) {
     // A signed payload that lacks what a runner needs (no installation, say): redelivery won't help.
-    return { reason: (error as Error).message };
+    return { code: 'incomplete-payload', reason: (error as Error).message };
   }
 }

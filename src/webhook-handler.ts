@@ -7,6 +7,7 @@ import { loadWebhookConfig, type WebhookConfig } from './config';
 import { createLambdaDispatch, type Dispatch } from './dispatch';
 import type { Env } from './env';
 import type { DeliveryOutcome } from './handle-delivery';
+import { createMetrics, recordDecision, type Metrics } from './metrics';
 import { answer, answerError, answerOutcome, rootCause, type HttpAnswer } from './webhook-answer';
 import {
   payloadText,
@@ -21,6 +22,7 @@ export interface WebhookHandlerOptions {
   readonly log?: Logger;
   /** Overrides how runners start; by default an async Lambda invoke (or in-process when local). */
   readonly dispatch?: Dispatch;
+  readonly metrics?: Metrics;
 }
 
 interface Ready {
@@ -38,14 +40,15 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
   const outcomes = new Map<string, DeliveryOutcome>();
   const env = options.env ?? process.env;
   const log = options.log ?? pino({ level: env.LOG_LEVEL?.trim() || 'info' });
+  const metrics = options.metrics ?? createMetrics('webhook');
   let ready: Promise<Ready> | undefined;
   const getReady = () => {
-    ready ??= prepare({ ...options, env, log }, (id, outcome) => outcomes.set(id, outcome)).catch(
-      (error) => {
-        ready = undefined; // a transient failure (a secret read) is retried on the next request
-        throw error;
-      },
-    );
+    ready ??= prepare({ ...options, env, log, metrics }, (id, outcome) =>
+      outcomes.set(id, outcome),
+    ).catch((error) => {
+      ready = undefined; // a transient failure (a secret read) is retried on the next request
+      throw error;
+    });
     return ready;
   };
 
@@ -53,15 +56,12 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
     const request = toWebhookRequest(event);
     const refusal = refuse(request);
     if (refusal) {
-      log.info(
-        {
-          deliveryId: request.headers['x-github-delivery'],
-          decision: 'rejected',
-          reason: refusal.reason,
-        },
-        'delivery rejected',
+      return reject(
+        { log, metrics },
+        request.headers['x-github-delivery'],
+        refusal.status,
+        refusal.reason,
       );
-      return answer(refusal.status, { result: 'rejected', reason: refusal.reason });
     }
     const id = request.headers['x-github-delivery'] ?? '';
     try {
@@ -70,20 +70,29 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
     } catch (error) {
       const result = answerError(error);
       const { reason } = JSON.parse(result.body) as { reason: string };
-      if (result.statusCode < 500) {
-        log.info({ deliveryId: id, decision: 'rejected', reason }, 'delivery rejected');
-      } else {
-        // The cause, not the error object: Probot's errors carry the whole delivery with them.
-        log.error(
-          { deliveryId: id, decision: 'failed', reason, cause: rootCause(error) },
-          'delivery failed',
-        );
-      }
+      if (result.statusCode < 500) return reject({ log, metrics }, id, result.statusCode, reason);
+      // The cause, not the error object: Probot's errors carry the whole delivery with them.
+      log.error(
+        { deliveryId: id, decision: 'failed', reason, cause: rootCause(error) },
+        'delivery failed',
+      );
       return result;
     } finally {
       outcomes.delete(id);
     }
   };
+}
+
+/** A client fault: one log line, one metric, and the answer. */
+function reject(
+  { log, metrics }: { log: Logger; metrics: Metrics },
+  deliveryId: string | undefined,
+  status: number,
+  reason: string,
+): HttpAnswer {
+  log.info({ deliveryId, decision: 'rejected', reason }, 'delivery rejected');
+  recordDecision(metrics, 'rejected', status === 401 ? 'bad-signature' : 'malformed-request');
+  return answer(status, { result: 'rejected', reason });
 }
 
 function refuse(request: WebhookRequest): { status: number; reason: string } | undefined {
@@ -99,9 +108,9 @@ function refuse(request: WebhookRequest): { status: number; reason: string } | u
 }
 
 async function receive({ probot, receiveJson }: Ready, request: WebhookRequest): Promise<void> {
-  const text = payloadText(request);
+  const text = payloadText(request) ?? '';
   // Only a JSON object is a delivery; Probot would fail on `1` or `null` with a 500.
-  if (!/^\s*\{/.test(text ?? '')) throw new Error('Invalid JSON');
+  if (!/^\s*\{/.test(text)) throw new Error('Invalid JSON');
   if (text === request.rawBody) {
     // JSON delivery: the adapter hands it to Probot, which verifies the signature and receives it.
     await receiveJson({
@@ -113,22 +122,23 @@ async function receive({ probot, receiveJson }: Ready, request: WebhookRequest):
     return;
   }
   // Form-encoded delivery: GitHub signs the raw form body, so verify that, then receive the JSON.
-  if (
-    !(await probot.webhooks.verify(request.rawBody, request.headers['x-hub-signature-256'] ?? ''))
-  ) {
+  const signature = request.headers['x-hub-signature-256'] ?? '';
+  if (!(await probot.webhooks.verify(request.rawBody, signature))) {
     throw new Error('signature does not match event payload and secret');
-  }
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text ?? '');
-  } catch {
-    throw new Error('Invalid JSON');
   }
   await probot.webhooks.receive({
     id: request.headers['x-github-delivery'] ?? '',
     name: request.headers['x-github-event'] as never,
-    payload: payload as never,
+    payload: parseObject(text) as never,
   });
+}
+
+function parseObject(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error('Invalid JSON');
+  }
 }
 
 async function prepare(
@@ -146,7 +156,7 @@ async function prepare(
   const dispatch =
     options.dispatch ??
     (config.dispatch === 'lambda' ? createLambdaDispatch({ lambda: clients.lambda }) : undefined);
-  const app = createApp({ config, dispatch, onOutcome });
+  const app = createApp({ config, dispatch, onOutcome, metrics: options.metrics });
   const receiveJson = createLambdaFunction(app, { probot }) as unknown as Ready['receiveJson'];
   return { probot, receiveJson };
 }

@@ -9,6 +9,7 @@ import { createRunnerHandler, RunnerFailedError } from '../../runner/handler';
 import type { RunnerResult } from '../../runner/run-job';
 import type { RunnerRequest } from '../../src/runner-request';
 import { captureLog } from '../support/capture-log';
+import { captureEmf, metricNames } from '../support/emf';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
 import { appKeys, encodeJitConfig, verifyAppJwt } from '../support/github-app';
 import { isAlive, processesWith } from '../support/processes';
@@ -357,6 +358,48 @@ describe('a job served with a JIT runner', () => {
       jobResult: 'Succeeded',
     });
     expectNothingLeft();
+  });
+});
+
+describe('metrics (CloudWatch EMF)', () => {
+  it('emits one line per runner: outcome, timings since the job was created, exit code, rate limit', async () => {
+    github();
+    nock(API)
+      .get('/repos/acme/app/actions/jobs/1001')
+      .reply(200, { status: 'queued' }, { 'x-ratelimit-remaining': '4321' });
+    jit();
+    const { handler } = setup();
+    const created = new Date(Date.now() - 5000).toISOString();
+    const emf = captureEmf();
+    try {
+      await handler({ ...request, jobCreatedAt: created }, lambdaContext());
+    } finally {
+      emf.restore();
+    }
+    expect(emf.lines).toHaveLength(1);
+    const [line] = emf.lines as [Record<string, number | string>];
+    expect(line).toMatchObject({
+      outcome: 'completed',
+      service: 'runner',
+      Runs: 1,
+      ListenerExitCode: 0,
+      GitHubRateLimitRemaining: 4321,
+      jobId: '1001',
+      runnerName: 'lambda-1001-1',
+    });
+    expect(line.TimeToListenerMs).toBeGreaterThanOrEqual(5000);
+    expect(line.TimeToJobMs).toBeGreaterThanOrEqual(line.TimeToListenerMs as number);
+    expect(line.JobDurationMs).toBeGreaterThanOrEqual(0);
+    expect(metricNames(line)).toEqual(
+      expect.arrayContaining([
+        'Runs',
+        'TimeToListenerMs',
+        'TimeToJobMs',
+        'JobDurationMs',
+        'ListenerExitCode',
+        'GitHubRateLimitRemaining',
+      ]),
+    );
   });
 });
 

@@ -3,6 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { createWebhookHandler } from '../../src/webhook-handler';
 import { captureLog } from '../support/capture-log';
+import { captureEmf, metricNames } from '../support/emf';
 import {
   TEST_SECRET,
   delivery,
@@ -379,5 +380,33 @@ describe('secrets', () => {
     expect(logged).toContain('RUNNER_FUNCTION_NAME');
     expect(logged).toContain('ALLOW_PUBLIC_REPOSITORIES');
     expect(invokes()).toHaveLength(0);
+  });
+});
+
+describe('metrics (CloudWatch EMF)', () => {
+  it('counts each decision by result and a fixed reason code', async () => {
+    const emf = captureEmf();
+    try {
+      const { handler } = setup();
+      await handler(delivery(queuedJob()));
+      await handler(delivery(examplePayload('workflow_job', 'completed')));
+      await handler(delivery(queuedJob({ private: false })));
+      await handler(
+        delivery(queuedJob(), { headers: { 'X-Hub-Signature-256': sign('x', 'nope') } }),
+      );
+    } finally {
+      emf.restore();
+    }
+    expect(emf.lines.map((line) => [line.decision, line.reason, line.Deliveries])).toEqual([
+      ['dispatched', 'default', 1],
+      ['ignored', 'action-not-queued', 1],
+      ['ignored', 'public-repository', 1],
+      ['rejected', 'bad-signature', 1],
+    ]);
+    expect(
+      emf.lines.every(
+        (line) => metricNames(line).includes('Deliveries') && line.service === 'webhook',
+      ),
+    ).toBe(true);
   });
 });

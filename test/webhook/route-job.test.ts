@@ -65,7 +65,11 @@ describe('routeJob', () => {
         profile: expect.objectContaining({ name: expected }),
       });
     } else {
-      expect(route).toEqual({ matched: false, reason: expect.stringMatching(expected) });
+      expect(route).toEqual({
+        matched: false,
+        code: expect.any(String),
+        reason: expect.stringMatching(expected),
+      });
     }
   });
 
