@@ -1,5 +1,5 @@
 // Bundles the two Lambda handlers and the local app with esbuild.
-import { createWriteStream, readFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import yazl from 'yazl';
 
@@ -29,6 +29,12 @@ await Promise.all([
   build({ ...common, entryPoints: { index: 'runner/janitor-index.ts' }, outdir: 'dist/janitor' }),
   build({
     ...common,
+    entryPoints: { cli: 'src/cli.ts' },
+    outdir: 'dist',
+    banner: { js: '#!/usr/bin/env node' },
+  }),
+  build({
+    ...common,
     entryPoints: { app: 'app.ts' },
     outdir: 'dist',
     // `probot run` loads this file with its own Probot; dependencies come from node_modules.
@@ -52,3 +58,5 @@ for (const name of ['webhook', 'janitor']) {
     zip.end();
   });
 }
+
+chmodSync('dist/cli.js', 0o755);

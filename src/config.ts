@@ -1,9 +1,18 @@
 import { ConfigError } from './errors';
-import { createEnvReader, isLambda, type Env } from './env';
+import { createEnvReader, isLambda, type Env, type EnvReader } from './env';
 import { DEFAULT_RUNNER_LABELS, parseProfiles, type RunnerProfile } from './profiles';
 import { SecretSource } from './secret-source';
 
-export interface WebhookConfig {
+/** What decides whether a job gets a runner: shared by the webhook and `lambda-runner explain`. */
+export interface RoutingConfig {
+  readonly requiredLabel: string;
+  readonly profiles: readonly RunnerProfile[];
+  readonly allowedRepositories: readonly string[];
+  readonly allowedOwners: readonly string[];
+  readonly allowPublicRepositories: boolean;
+}
+
+export interface WebhookConfig extends RoutingConfig {
   readonly webhookSecret: SecretSource;
   readonly requiredLabel: string;
   readonly profiles: readonly RunnerProfile[];
@@ -35,16 +44,33 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
   checkDispatch(dispatch, env, read.problems);
   const config: WebhookConfig = {
     webhookSecret: webhookSecret ?? SecretSource.fromValue(''),
-    requiredLabel: read.text('REQUIRED_LABEL', 'lambda-runner').toLowerCase(),
-    profiles: loadProfiles(read, dispatch),
-    allowedRepositories: read.list('ALLOWED_REPOSITORIES').map((item) => item.toLowerCase()),
-    allowedOwners: read.list('ALLOWED_OWNERS').map((item) => item.toLowerCase()),
-    allowPublicRepositories: read.bool('ALLOW_PUBLIC_REPOSITORIES', false),
+    ...routing(read, dispatch),
     dispatch,
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);
+}
+
+/**
+ * The routing rules alone, for `lambda-runner explain`: no secret, no function names required.
+ * Throws one {@link ConfigError} listing every problem.
+ */
+export function loadRoutingConfig(env: Env = process.env): RoutingConfig {
+  const read = createEnvReader(env);
+  const config = routing(read, 'local');
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return Object.freeze(config);
+}
+
+function routing(read: EnvReader, dispatch: string): RoutingConfig {
+  return {
+    requiredLabel: read.text('REQUIRED_LABEL', 'lambda-runner').toLowerCase(),
+    profiles: loadProfiles(read, dispatch),
+    allowedRepositories: read.list('ALLOWED_REPOSITORIES').map((item) => item.toLowerCase()),
+    allowedOwners: read.list('ALLOWED_OWNERS').map((item) => item.toLowerCase()),
+    allowPublicRepositories: read.bool('ALLOW_PUBLIC_REPOSITORIES', false),
+  };
 }
 
 function checkDispatch(dispatch: string, env: Env, problems: string[]): void {
@@ -55,7 +81,7 @@ function checkDispatch(dispatch: string, env: Env, problems: string[]): void {
   }
 }
 
-function loadProfiles(read: ReturnType<typeof createEnvReader>, dispatch: string): RunnerProfile[] {
+function loadProfiles(read: EnvReader, dispatch: string): RunnerProfile[] {
   const json = read.string('RUNNER_PROFILES');
   if (json) return parseProfiles(json, read.problems);
   const functionName = read.string('RUNNER_FUNCTION_NAME');

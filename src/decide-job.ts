@@ -1,4 +1,4 @@
-import type { WebhookConfig } from './config';
+import type { RoutingConfig } from './config';
 import type { RunnerProfile } from './profiles';
 import { routeJob, type ReasonCode } from './route-job';
 
@@ -20,18 +20,7 @@ export type Decision =
  * Decides whether one webhook delivery should start a runner, and says why in words a user
  * can act on. Pure: the webhook, `lambda-runner explain` and the tests share it.
  */
-export function decideJob(
-  eventName: string,
-  payload: JobEvent,
-  config: Pick<
-    WebhookConfig,
-    | 'requiredLabel'
-    | 'profiles'
-    | 'allowedRepositories'
-    | 'allowedOwners'
-    | 'allowPublicRepositories'
-  >,
-): Decision {
+export function decideJob(eventName: string, payload: JobEvent, config: RoutingConfig): Decision {
   if (eventName !== 'workflow_job')
     return ignored('event-not-handled', `event "${eventName}" is not handled`);
   if (payload.action !== 'queued') {
@@ -50,7 +39,7 @@ export function decideJob(
 
 function refuseRepository(
   repository: JobEvent['repository'],
-  config: Pick<WebhookConfig, 'allowedRepositories' | 'allowedOwners' | 'allowPublicRepositories'>,
+  config: RoutingConfig,
 ): { code: ReasonCode; reason: string } | undefined {
   const { fullName, owner } = identify(repository);
   const restricted = config.allowedRepositories.length > 0 || config.allowedOwners.length > 0;

@@ -1,11 +1,15 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { createRunnerHandler, RunnerFailedError } from '../../runner/handler';
+import { main } from '../../src/cli';
+import { createWebhookHandler } from '../../src/webhook-handler';
+import { TEST_SECRET, delivery, queuedJob } from '../support/webhook-events';
 import type { RunnerResult } from '../../runner/run-job';
 import type { RunnerRequest } from '../../src/runner-request';
 import { captureLog } from '../support/capture-log';
@@ -400,6 +404,64 @@ describe('metrics (CloudWatch EMF)', () => {
         'GitHubRateLimitRemaining',
       ]),
     );
+  });
+});
+
+describe('lambda-runner explain --logs', () => {
+  it('tells the story of one job across the webhook and the runner from their log lines', async () => {
+    const lambdaMock = mockClient(LambdaClient);
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
+    const webhookLog = captureLog();
+    const webhook = createWebhookHandler({
+      env: {
+        WEBHOOK_SECRET: TEST_SECRET,
+        RUNNER_FUNCTION_NAME: 'runner',
+        RUNNER_DISPATCH: 'lambda',
+      },
+      clients: {
+        lambda: new LambdaClient({ region: 'us-east-1' }),
+        secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
+      },
+      log: webhookLog.log,
+    });
+    const payload = queuedJob({ fullName: 'acme/app' }) as {
+      workflow_job: { id: number };
+      installation: { id: number };
+    };
+    payload.workflow_job.id = 1001;
+    payload.installation.id = 77;
+    expect((await webhook(delivery(payload))).statusCode).toBe(202);
+    lambdaMock.restore();
+    github();
+    jobStatus('queued');
+    jit();
+    deletion();
+    const { handler, lines } = setup({
+      FAKE_RUNNER_SCENARIO: 'idle',
+      RUNNER_IDLE_TIMEOUT_SECONDS: '1',
+    });
+    await handler(request, lambdaContext());
+    const file = path.join(base, 'exported.log');
+    writeFileSync(
+      file,
+      [...webhookLog.lines, ...lines].map((line) => `2026-11-28T00:00:00Z\t${line}`).join('\n'),
+    );
+
+    const story: string[] = [];
+    expect(main(['explain', '--logs', file, '--job', '1001'], (line) => story.push(line), {})).toBe(
+      0,
+    );
+
+    expect(story.map((line) => line.replace(/^\S+\s+/, ''))).toEqual([
+      'webhook: dispatched (profile "default" offers every label)',
+      'runner lambda-1001-1 registered (id 42)',
+      'listener: √ Connected to GitHub',
+      "listener: Current runner version: '2.330.0'",
+      expect.stringMatching(/^listener: .*Listening for Jobs$/),
+      'listener: Exiting...',
+      'registration deleted',
+      'runner ended: idle',
+    ]);
   });
 });
 

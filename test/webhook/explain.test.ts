@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { main } from '../../src/cli';
+import { examplePayload, queuedJob } from '../support/webhook-events';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'lambda-runner-explain-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function explain(args: string[], env: Record<string, string> = {}) {
+  const lines: string[] = [];
+  const code = main(['explain', ...args], (line) => lines.push(line), env);
+  return { code, text: lines.join('\n') };
+}
+
+describe('lambda-runner explain: the five common "why no runner" cases', () => {
+  it('missing required label', () => {
+    const { code, text } = explain(['--labels', 'self-hosted,linux', '--repo', 'acme/app']);
+    expect(code).toBe(1);
+    expect(text).toContain(
+      `✘ no runner: the job's labels do not include "lambda-runner" [missing-required-label]`,
+    );
+    expect(text).toContain('add the required label to `runs-on`');
+  });
+
+  it('a label no profile offers, naming what each profile lacks', () => {
+    const profiles = JSON.stringify([
+      { name: 'small', labels: ['lambda-runner', 'linux'], functionName: 'small-fn' },
+      { name: 'gpu', labels: ['lambda-runner', 'gpu'], functionName: 'gpu-fn' },
+    ]);
+    const { code, text } = explain(['--labels', 'lambda-runner,linux,gpu', '--repo', 'acme/app'], {
+      RUNNER_PROFILES: profiles,
+    });
+    expect(code).toBe(1);
+    expect(text).toContain('[no-matching-profile]');
+    expect(text).toContain('profile "small" offers [lambda-runner, linux]; lacks [gpu]');
+    expect(text).toContain('profile "gpu" offers [lambda-runner, gpu]; lacks [linux]');
+  });
+
+  it('repository not allowed', () => {
+    const { code, text } = explain(['--labels', 'lambda-runner', '--repo', 'acme/app'], {
+      ALLOWED_OWNERS: 'other-org',
+    });
+    expect(code).toBe(1);
+    expect(text).toContain(
+      'repository "acme/app" is not in ALLOWED_REPOSITORIES or ALLOWED_OWNERS [repository-not-allowed]',
+    );
+  });
+
+  it('public repository', () => {
+    const { code, text } = explain(['--labels', 'lambda-runner', '--repo', 'acme/app', '--public']);
+    expect(code).toBe(1);
+    expect(text).toContain('[public-repository]');
+    expect(text).toContain('ALLOW_PUBLIC_REPOSITORIES=true');
+  });
+
+  it('an action that is not queued, from a saved webhook payload', () => {
+    const file = path.join(dir, 'completed.json');
+    writeFileSync(file, JSON.stringify(examplePayload('workflow_job', 'completed')));
+    const { code, text } = explain(['--payload', file]);
+    expect(code).toBe(1);
+    expect(text).toContain('✘ no runner: action "completed" is not "queued" [action-not-queued]');
+  });
+});
+
+describe('lambda-runner explain: a job that gets a runner', () => {
+  it('names the profile and its function, from a saved payload', () => {
+    const file = path.join(dir, 'queued.json');
+    writeFileSync(file, JSON.stringify(queuedJob()));
+    const { code, text } = explain(['--payload', file], {
+      RUNNER_FUNCTION_NAME: 'lambda-runner-prod-runner-default',
+    });
+    expect(code).toBe(0);
+    expect(text).toContain(
+      '✔ a runner starts: profile "default" (function lambda-runner-prod-runner-default)',
+    );
+  });
+
+  it('prints usage for missing arguments', () => {
+    expect(explain(['--labels', 'x']).code).toBe(2);
+    expect(main(['nope'], () => undefined, {})).toBe(2);
+  });
+
+  it('reports a bad configuration the way the webhook would', () => {
+    expect(() =>
+      explain(['--labels', 'lambda-runner', '--repo', 'a/b'], {
+        ALLOW_PUBLIC_REPOSITORIES: 'maybe',
+      }),
+    ).toThrow(/ALLOW_PUBLIC_REPOSITORIES must be "true" or "false"/);
+  });
+});
