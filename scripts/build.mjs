@@ -1,5 +1,6 @@
 // Bundles the two Lambda handlers and the local app with esbuild.
 import { chmodSync, createWriteStream, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { build } from 'esbuild';
 import yazl from 'yazl';
 
@@ -13,6 +14,34 @@ const common = {
   logLevel: 'warning',
 };
 
+/**
+ * Keeps what the webhook Lambda never runs out of its bundle (and its cold start): Probot's
+ * server, express, setup app and CLI, the full ProbotOctokit and the pretty log transport.
+ */
+const webhookSlim = {
+  name: 'webhook-slim',
+  setup(build) {
+    const stub = (name) => ({ path: path.resolve('scripts/webhook-bundle', name) });
+    build.onResolve({ filter: /^probot$/ }, () => stub('probot.js'));
+    build.onResolve({ filter: /^\.\/server\/server\.js$/ }, (args) =>
+      args.importer.includes(`probot${path.sep}lib`) ? stub('server.js') : undefined,
+    );
+    build.onResolve({ filter: /^\.\/octokit\/probot-octokit\.js$/ }, (args) =>
+      args.importer.endsWith(`probot${path.sep}lib${path.sep}probot.js`)
+        ? stub('probot-octokit.js')
+        : undefined,
+    );
+    build.onResolve({ filter: /^\.\/get-octokit-throttle-options\.js$/ }, (args) =>
+      args.importer.includes(`probot${path.sep}lib`) ? stub('throttle-options.js') : undefined,
+    );
+    build.onResolve({ filter: /^\.\/helpers\/get-log\.js$/ }, (args) =>
+      args.importer.endsWith(`probot${path.sep}lib${path.sep}probot.js`)
+        ? stub('get-log.js')
+        : undefined,
+    );
+  },
+};
+
 await Promise.all([
   build({
     ...common,
@@ -20,6 +49,7 @@ await Promise.all([
     outdir: 'dist/webhook',
     // The webhook Lambda dispatches by invoke; the in-process runner is for `npm start` only.
     external: ['./runner/local'],
+    plugins: [webhookSlim],
   }),
   build({
     ...common,

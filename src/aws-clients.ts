@@ -1,6 +1,6 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { STSClient } from '@aws-sdk/client-sts';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { STSClient } from '@aws-sdk/client-sts';
 
 export interface AwsClients {
   readonly lambda: LambdaClient;
@@ -18,16 +18,31 @@ export function createAwsClients(): AwsClients {
   let sts: STSClient | undefined;
   return {
     get lambda() {
-      lambda ??= new LambdaClient({});
+      lambda ??= new (loadSdk('@aws-sdk/client-lambda').LambdaClient)({});
       return lambda;
     },
     get secretsManager() {
-      secretsManager ??= new SecretsManagerClient({});
+      secretsManager ??= new (loadSdk('@aws-sdk/client-secrets-manager').SecretsManagerClient)({});
       return secretsManager;
     },
     get sts() {
-      sts ??= new STSClient({});
+      sts ??= new (loadSdk('@aws-sdk/client-sts').STSClient)({});
       return sts;
     },
   };
+}
+
+/**
+ * Loads an SDK client package on first use: a webhook given its secret directly never pays for
+ * loading Secrets Manager at cold start, and the webhook never loads STS.
+ */
+export function loadSdk<T extends keyof Clients>(name: T): Clients[T] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose, see above
+  return require(name) as Clients[T];
+}
+
+export interface Clients {
+  '@aws-sdk/client-lambda': typeof import('@aws-sdk/client-lambda');
+  '@aws-sdk/client-secrets-manager': typeof import('@aws-sdk/client-secrets-manager');
+  '@aws-sdk/client-sts': typeof import('@aws-sdk/client-sts');
 }

@@ -1,4 +1,5 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadSdk } from './aws-clients';
 import { SecretError } from './errors';
 
 /**
@@ -44,6 +45,7 @@ export class SecretSource {
 
 async function readSecret(client: Pick<SecretsManagerClient, 'send'>, secretId: string) {
   try {
+    const { GetSecretValueCommand } = loadSdk('@aws-sdk/client-secrets-manager');
     const output = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     if (!output.SecretString) throw new Error('the secret has no string value');
     return output.SecretString;

@@ -144,6 +144,17 @@ function offlineLines(): Record<string, unknown>[] {
     });
 }
 
+/** The runner's closing log lines (not its metric lines, which carry the same fields). */
+function outcomeLines(runnerName: string): Record<string, unknown>[] {
+  return offlineLines().filter(
+    (line) =>
+      line.runnerName === runnerName &&
+      typeof line.msg === 'string' &&
+      line.msg.startsWith('runner ') &&
+      'outcome' in line,
+  );
+}
+
 function outcome(runnerName: string): Record<string, unknown> | undefined {
   return offlineLines().find(
     (line) =>
@@ -279,13 +290,9 @@ describe('duplicates', () => {
     expect(answers.map((answer) => answer.status)).toEqual([202, 202, 202, 202, 202]);
     await waitFor(
       'five runner invocations to end',
-      () =>
-        offlineLines().filter((line) => line.runnerName === 'lambda-5101-1' && 'outcome' in line)
-          .length === 5 || undefined,
+      () => outcomeLines('lambda-5101-1').length === 5 || undefined,
     );
-    const outcomes = offlineLines()
-      .filter((line) => line.runnerName === 'lambda-5101-1' && 'outcome' in line)
-      .map((line) => line.outcome);
+    const outcomes = outcomeLines('lambda-5101-1').map((line) => line.outcome);
     expect(outcomes.filter((value) => value === 'completed')).toHaveLength(1);
     expect(
       outcomes
@@ -328,9 +335,7 @@ describe('duplicates', () => {
     expect([first.StatusCode, second.StatusCode]).toEqual([202, 202]);
     await waitFor(
       'both invocations',
-      () =>
-        offlineLines().filter((line) => line.runnerName === 'lambda-5102-1' && 'outcome' in line)
-          .length === 2 || undefined,
+      () => outcomeLines('lambda-5102-1').length === 2 || undefined,
     );
     expect(listenerRuns('lambda-5102-1')).toHaveLength(1);
   });
