@@ -98,7 +98,8 @@ export class FakeGitHub {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://fake');
-    const path = url.pathname.replace(/^\/github/, '');
+    // `/github/...` from Prism in front, `/api/v3/...` when a runner talks to the fake directly.
+    const path = url.pathname.replace(/^\/(github|api\/v3)(?=\/)/, '');
     if (path.startsWith('/_fake/')) return this.control(path, body, res);
     const fault = this.faults.find(
       (candidate) =>

@@ -1,0 +1,109 @@
+// `npm run bench`: every performance figure, each against a floor measured in the same run.
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import path from 'node:path';
+import { benchRunnerGitHub } from './runner-github';
+import { benchRunnerPrep } from './runner-prep';
+import { benchColdImport } from './webhook';
+
+process.env.POWERTOOLS_METRICS_DISABLED = 'true'; // the benches measure, they do not report
+
+type Warm = { p50: number; p99: number; floorP50: number; floorP99: number };
+
+function warmWebhook(): Promise<Warm> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'warm-webhook-child.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    child.once('message', (result) => resolve(result as Warm));
+    child.once('exit', (code) =>
+      code === 0 ? undefined : reject(new Error(`P1 exited with ${code}`)),
+    );
+  });
+}
+
+const ms = (value: number) => `${value.toFixed(value < 10 ? 3 : 1)} ms`;
+const verdict = (ok: boolean) => (ok ? 'met' : 'not met');
+
+async function main() {
+  const warm = await warmWebhook();
+  const cold = benchColdImport();
+  const prep = await benchRunnerPrep();
+  const github = await benchRunnerGitHub();
+  const coldRatio = cold.handlerMs / cold.sdkMs;
+  const rows = [
+    [
+      'P1 warm webhook, p50',
+      ms(warm.p50),
+      `floor ${ms(warm.floorP50)}`,
+      `${(warm.p50 / warm.floorP50).toFixed(1)}x`,
+      '-',
+    ],
+    [
+      'P1 warm webhook, p99',
+      ms(warm.p99),
+      `floor ${ms(warm.floorP99)}`,
+      `${(warm.p99 / warm.floorP99).toFixed(1)}x`,
+      `p99 <= 5 ms: ${verdict(warm.p99 <= 5)}; <= 3x floor: ${verdict(warm.p99 / warm.floorP99 <= 3)}`,
+    ],
+    [
+      'P2 cold import of the webhook bundle',
+      ms(cold.handlerMs),
+      `@aws-sdk/client-lambda ${ms(cold.sdkMs)}`,
+      `${coldRatio.toFixed(2)}x`,
+      `<= 1.5x: ${verdict(coldRatio <= 1.5)}; bundle ${(cold.bundleBytes / 1024).toFixed(0)} KiB`,
+    ],
+    [
+      'P3 runner prep (invocation -> listener spawned)',
+      ms(prep.link),
+      `cp -a ${ms(prep.copy)}`,
+      `${prep.ratio.toFixed(3)}x`,
+      `<= 0.25: ${verdict(prep.ratio <= 0.25)}; tree ${prep.tree.files} files, ${(prep.tree.bytes / 1e6).toFixed(0)} MB`,
+    ],
+    [
+      'P4 GitHub calls per job, warm container',
+      String(github.warmCalls.length),
+      github.warmCalls.join(', '),
+      '-',
+      `<= 2: ${verdict(github.warmCalls.length <= 2)}`,
+    ],
+    [
+      'P5 a never-used runner (idle path)',
+      `${github.idleRunnerSeconds.toFixed(2)} runner-s`,
+      `idle timeout ${github.idleTimeoutSeconds} s`,
+      `+${(github.idleRunnerSeconds - github.idleTimeoutSeconds).toFixed(2)} s`,
+      `about ${(github.idleRunnerSeconds * 3 * 0.0000166667).toFixed(5)} USD at 3 GB`,
+    ],
+  ];
+  const header = ['measure', 'value', 'floor / reference', 'ratio', 'goal'];
+  const table = [header, header.map(() => '---'), ...rows]
+    .map((row) => `| ${row.join(' | ')} |`)
+    .join('\n');
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
+  console.log(table);
+  const doc = [
+    '# lambda-runner benchmarks',
+    '',
+    `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.`,
+    'Each figure is compared with a floor measured in the same run; these machines are shared, so',
+    'ratios are steadier than absolute times.',
+    '',
+    table,
+    '',
+    '- P1: a signed `workflow_job.queued` through the built `dist/webhook/index.js` handler, warm,',
+    '  with the invoke answered by a local endpoint over HTTP; floor: HMAC-SHA256 verify + `JSON.parse`',
+    '  of the same body. The handler pays for a loopback HTTP round trip to the invoke endpoint, its',
+    '  log line and its metric line, which the floor does not.',
+    '- P2: a fresh `node` importing the bundle, minus a bare `node -e ""`, against the same for',
+    '  `@aws-sdk/client-lambda` alone.',
+    '- P3: see `npm run bench:runner`: a synthetic runner tree the size of a release.',
+    '- P4: GitHub requests the second job on a warm runner container makes, counted by the fake GitHub.',
+    '- P5: wall time of a runner invocation whose runner never gets a job, at the default idle timeout.',
+    '',
+  ].join('\n');
+  writeFileSync(path.join(__dirname, 'results.md'), doc);
+}
+
+void main();
