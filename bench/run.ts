@@ -9,7 +9,14 @@ import { benchColdImport } from './webhook';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'true'; // the benches measure, they do not report
 
-type Warm = { p50: number; p99: number; floorP50: number; floorP99: number };
+type Warm = {
+  p50: number;
+  p99: number;
+  floorP50: number;
+  floorP99: number;
+  decisionP50: number;
+  decisionP99: number;
+};
 
 function warmWebhook(): Promise<Warm> {
   return new Promise((resolve, reject) => {
@@ -47,6 +54,13 @@ async function main() {
       `floor ${ms(warm.floorP99)}`,
       `${(warm.p99 / warm.floorP99).toFixed(1)}x`,
       `p99 <= 5 ms: ${verdict(warm.p99 <= 5)}; <= 3x floor: ${verdict(warm.p99 / warm.floorP99 <= 3)}`,
+    ],
+    [
+      'P1 decision path (invoke, log stubbed), p50 / p99',
+      `${ms(warm.decisionP50)} / ${ms(warm.decisionP99)}`,
+      `floor ${ms(warm.floorP50)} / ${ms(warm.floorP99)}`,
+      `${(warm.decisionP50 / warm.floorP50).toFixed(1)}x / ${(warm.decisionP99 / warm.floorP99).toFixed(1)}x`,
+      'what our own code costs',
     ],
     [
       'P2 cold import of the webhook bundle',
@@ -95,7 +109,8 @@ async function main() {
     '- P1: a signed `workflow_job.queued` through the built `dist/webhook/index.js` handler, warm,',
     '  with the invoke answered by a local endpoint over HTTP; floor: HMAC-SHA256 verify + `JSON.parse`',
     '  of the same body. The handler pays for a loopback HTTP round trip to the invoke endpoint, its',
-    '  log line and its metric line, which the floor does not.',
+    '  log line and its metric line, which the floor does not. The decision-path row runs the same',
+    '  handler with the invoke and the log line stubbed out, to show what the webhook code itself costs.',
     '- P2: a fresh `node` importing the bundle, minus a bare `node -e ""`, against the same for',
     '  `@aws-sdk/client-lambda` alone.',
     '- P3: see `npm run bench:runner`: a synthetic runner tree the size of a release.',

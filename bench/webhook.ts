@@ -5,6 +5,8 @@ import { statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import pino from 'pino';
+import { createWebhookHandler } from '../src/webhook-handler';
 import { delivery, queuedJob, TEST_SECRET } from '../test/support/webhook-events';
 import { median, percentile, timeMs } from './stats';
 
@@ -75,6 +77,23 @@ export async function benchWarmWebhook(rounds = Number(process.env.BENCH_EVENTS 
     floorP50: percentile(floorTimes, 50),
     floorP99: percentile(floorTimes, 99),
   };
+}
+
+/**
+ * The same handler with the invoke and the log line stubbed out: what the webhook's own code
+ * (verify, parse, Probot's receive, the decision) costs beside the floor.
+ */
+export async function benchDecisionPath(rounds = Number(process.env.BENCH_EVENTS ?? 2000)) {
+  const handler = createWebhookHandler({
+    env: { WEBHOOK_SECRET: TEST_SECRET, RUNNER_FUNCTION_NAME: 'runner', RUNNER_DISPATCH: 'lambda' },
+    log: pino({ level: 'silent' }),
+    dispatch: async () => undefined,
+  });
+  const events = Array.from({ length: rounds }, () => delivery(queuedJob()));
+  for (const event of events.slice(0, 200)) await handler(event as never);
+  const times: number[] = [];
+  for (const event of events) times.push(await timeMs(() => handler(event as never)));
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
 /** The least any webhook must do: verify the HMAC and parse the body. */
