@@ -3,16 +3,8 @@
 const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
 
-const SEED_LABELS = [
-  'self-hosted',
-  'lambda-runner',
-  'linux',
-  'x64',
-  'aws-cli',
-  'sam-cli',
-  'python',
-  'node',
-];
+/** The default profile's labels, shared with the webhook (src/profiles.ts). */
+const SEED_LABELS = require('../src/default-runner-labels.json');
 
 /**
  * @typedef {{ name: string, labels: string[], scope?: 'repo' | 'org', group?: string,

@@ -1,3 +1,5 @@
+import defaultLabels from './default-runner-labels.json';
+
 /** A runner profile: which job labels it serves and which runner function starts its runners. */
 export interface RunnerProfile {
   readonly name: string;
@@ -8,8 +10,8 @@ export interface RunnerProfile {
   readonly group?: string;
 }
 
-export const DEFAULT_RUNNER_LABELS =
-  'self-hosted,lambda-runner,linux,x64,aws-cli,sam-cli,python,node';
+/** The default profile's labels: what the runner image carries (shared with deploy/profiles.js). */
+export const DEFAULT_RUNNER_LABELS = defaultLabels.join(',');
 
 /**
  * Parses `RUNNER_PROFILES` (a JSON array). Records a problem for each invalid entry and
