@@ -11,6 +11,7 @@ const {
 } = require('./profiles');
 const { alarms, dashboard } = require('./monitoring');
 const { roles } = require('./roles');
+const { secrets } = require('./secrets');
 
 /** @typedef {(name: string) => Promise<any>} Resolve */
 
@@ -237,51 +238,6 @@ async function resources(context) {
       WebhookSecretArn: { Value: { Ref: 'WebhookSecret' } },
       AppSecretArn: { Value: { Ref: 'AppSecret' } },
       RunnerDeadLetterQueueUrl: { Value: { Ref: 'RunnerDeadLetterQueue' } },
-    },
-  };
-}
-
-/** The two secrets, KMS-encrypted with the stack's own key. */
-function secrets(/** @type {string} */ stage) {
-  return {
-    SecretsKey: {
-      Type: 'AWS::KMS::Key',
-      Properties: {
-        Description: `lambda-runner ${stage}: encrypts the webhook secret and the GitHub App key`,
-        EnableKeyRotation: true,
-        KeyPolicy: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Sid: 'AccountAdministers',
-              Effect: 'Allow',
-              Principal: {
-                AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' },
-              },
-              Action: 'kms:*',
-              Resource: '*',
-            },
-          ],
-        },
-      },
-    },
-    WebhookSecret: {
-      Type: 'AWS::SecretsManager::Secret',
-      Properties: {
-        Name: `lambda-runner/${stage}/webhook-secret`,
-        Description: 'GitHub App webhook secret (a plain string); set by npm run deploy:secrets',
-        KmsKeyId: { Ref: 'SecretsKey' },
-        GenerateSecretString: { PasswordLength: 40, ExcludePunctuation: true },
-      },
-    },
-    AppSecret: {
-      Type: 'AWS::SecretsManager::Secret',
-      Properties: {
-        Name: `lambda-runner/${stage}/github-app`,
-        Description: 'GitHub App credentials {"appId","privateKey"}; set by npm run deploy:secrets',
-        KmsKeyId: { Ref: 'SecretsKey' },
-        SecretString: '{"appId":"","privateKey":""}',
-      },
     },
   };
 }

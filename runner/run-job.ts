@@ -4,24 +4,17 @@ import type { Logger } from 'pino';
 import type { Env } from '../src/env';
 import { recordRunner, type Metrics, type RunnerFigures } from '../src/metrics';
 import type { RunnerRequest } from '../src/runner-request';
+import { cleanUp } from './clean-up';
 import type { RunnerConfig } from './config';
-import { configureRunner } from './configure-runner';
 import { DuplicateRunnerError } from './errors';
 import type { GitHubClient } from './github-client';
-import { registeredLabel } from './janitor';
+import type { JobContext, Registration } from './job-context';
 import { jobEnvironment } from './job-environment';
-import { createWorkspace, jobWorkspace, wipeWorkspace, type JobWorkspace } from './job-workspace';
+import { jobWorkspace, type JobWorkspace } from './job-workspace';
 import { runListener, type ListenerRun } from './listener';
-import {
-  createRegistrationToken,
-  deleteRunner,
-  findRunnerGroupId,
-  generateJitConfig,
-  readJobStatus,
-  type RunnerTarget,
-} from './registration';
-import { prepareRunnerRoot } from './runner-layout';
-import { sweepProcesses, uptimeSeconds } from './sweep-processes';
+import { readJobStatus } from './registration';
+import { registerRunner } from './register-runner';
+import { uptimeSeconds } from './sweep-processes';
 
 export type RunnerOutcome =
   'completed' | 'idle' | 'deadline' | 'not-queued' | 'duplicate' | 'failed';
@@ -56,11 +49,6 @@ export interface RunJobDeps {
   readonly rateLimit?: () => number | undefined;
   /** Runner group ids by org, looked up once per container. */
   readonly groupIds?: Map<string, number>;
-}
-
-interface Registration {
-  readonly args: string[];
-  readonly runnerId?: number;
 }
 
 /** The runner's name on GitHub: one per job and attempt, so a second start for a job gets 409. */
@@ -139,7 +127,7 @@ async function serve(
     return { outcome: 'not-queued', exitCode: null, error: `job is ${status}` };
 
   const { config } = deps;
-  const context: RegisterContext = {
+  const context: JobContext = {
     ...deps,
     client,
     target: { scope: request.scope ?? config.scope, owner: request.owner, repo: request.repo },
@@ -149,7 +137,7 @@ async function serve(
   };
   const held: { registration?: Registration } = {};
   const run = await withJobCredentials(context)
-    .then(() => register(request, context, held))
+    .then(() => registerRunner(request, context, held))
     .then(
       (registration) => listen(registration, deadline, context),
       (error: unknown) => error as Error,
@@ -196,7 +184,7 @@ function invocationIds(workRoot: string, name: string): { workspace: JobWorkspac
   return { workspace: jobWorkspace(workRoot, name, tag.slice(0, 8)), tag };
 }
 
-async function withJobCredentials(context: RegisterContext): Promise<void> {
+async function withJobCredentials(context: JobContext): Promise<void> {
   const credentials = await context.jobCredentials?.(context.name);
   context.env = { ...jobEnvironment(context.env, context.workspace, context.tag), ...credentials };
 }
@@ -204,7 +192,7 @@ async function withJobCredentials(context: RegisterContext): Promise<void> {
 function listen(
   registration: Registration,
   deadline: number,
-  context: RegisterContext,
+  context: JobContext,
 ): Promise<ListenerRun> {
   const { config, workspace, log } = context;
   log.info({ runnerId: registration.runnerId }, 'runner registered');
@@ -218,123 +206,6 @@ function listen(
     stopGraceMs: config.stopGraceMs,
     onLine: (line) => log.info({ line }, 'listener'),
   });
-}
-
-interface RegisterContext extends RunJobDeps {
-  readonly client: GitHubClient;
-  readonly target: RunnerTarget;
-  readonly workspace: JobWorkspace;
-  env: NodeJS.ProcessEnv;
-  readonly name: string;
-  readonly tag: string;
-  readonly sweepSince?: number;
-}
-
-/**
- * Lays out the runner root while GitHub registers the runner: the two do not wait on each other.
- * The registration is recorded in `held` as soon as it exists, so a failure after it (a layout
- * that could not be written) still lets the clean-up delete it.
- */
-async function register(
-  request: RunnerRequest,
-  context: RegisterContext,
-  held: { registration?: Registration },
-): Promise<Registration> {
-  const { config, workspace } = context;
-  const prepared = Promise.all([
-    prepareRunnerRoot(config.sourceDir, workspace.root, config.layout),
-    createWorkspace(workspace),
-  ]).then(() => undefined);
-  const [layout, registration] = await Promise.allSettled([
-    prepared,
-    config.registration === 'token'
-      ? registerWithToken(request, context, prepared, held)
-      : registerJustInTime(request, context, held),
-  ]);
-  if (registration.status === 'rejected') throw registration.reason;
-  if (layout.status === 'rejected') throw layout.reason;
-  return registration.value;
-}
-
-async function registerJustInTime(
-  request: RunnerRequest,
-  context: RegisterContext,
-  held: { registration?: Registration },
-) {
-  const groupId = await groupIdFor(request, context);
-  const { runnerId, jitConfig } = await generateJitConfig(context.client, context.target, {
-    name: context.name,
-    labels: [...request.labels, registeredLabel()],
-    groupId,
-    workFolder: '_work',
-  });
-  held.registration = { args: ['run', '--jitconfig', jitConfig], runnerId };
-  return held.registration;
-}
-
-async function registerWithToken(
-  request: RunnerRequest,
-  context: RegisterContext,
-  prepared: Promise<void>,
-  held: { registration?: Registration },
-) {
-  const { config, target } = context;
-  const token = await createRegistrationToken(context.client, target);
-  await prepared;
-  const url = `${config.webBaseUrl}/${target.scope === 'org' ? target.owner : `${target.owner}/${target.repo}`}`;
-  const group = target.scope === 'org' ? (request.group ?? config.group) : undefined;
-  const runnerId = await configureRunner({
-    root: context.workspace.root,
-    url,
-    token,
-    name: context.name,
-    labels: [...request.labels, registeredLabel()],
-    group,
-    env: context.env,
-    timeoutMs: 60_000,
-  });
-  held.registration = { args: ['run'], runnerId };
-  return held.registration;
-}
-
-async function groupIdFor(request: RunnerRequest, context: RegisterContext): Promise<number> {
-  const group = request.group ?? context.config.group;
-  const key = `${context.target.scope}:${context.target.owner}:${group}`.toLowerCase();
-  const cached = context.groupIds?.get(key);
-  if (cached !== undefined) return cached;
-  const id = await findRunnerGroupId(context.client, context.target, group);
-  context.groupIds?.set(key, id);
-  return id;
-}
-
-/** Every exit path comes through here; each step runs even when an earlier one fails. */
-async function cleanUp(
-  context: RegisterContext,
-  registration: Registration | undefined,
-  run: ListenerRun | undefined,
-): Promise<Pick<RunnerResult, 'registrationDeleted' | 'processesKilled'>> {
-  const { log, config } = context;
-  // An ephemeral runner that finished its job has removed itself; any other still exists.
-  const registrationDeleted =
-    registration?.runnerId !== undefined && run?.outcome !== 'completed'
-      ? await removeRegistration(context, registration.runnerId)
-      : false;
-  const processesKilled = await sweepProcesses({ tag: context.tag, since: context.sweepSince });
-  if (processesKilled > 0) log.warn({ processesKilled }, 'killed processes the job left behind');
-  const left = await wipeWorkspace(context.workspace, config.workRoot, config.ownsContainer);
-  if (left.length > 0) log.error({ left }, 'could not remove every file of the job');
-  return { registrationDeleted, processesKilled };
-}
-
-async function removeRegistration(context: RegisterContext, runnerId: number): Promise<boolean> {
-  try {
-    const deleted = await deleteRunner(context.client, context.target, runnerId);
-    context.log.info({ runnerId, deleted }, 'runner registration removed');
-    return deleted;
-  } catch (error) {
-    context.log.error({ err: error, runnerId }, 'could not delete the runner registration');
-    return false;
-  }
 }
 
 function timings(started: number, run?: ListenerRun): RunnerResult['timings'] {
