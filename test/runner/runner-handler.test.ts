@@ -14,7 +14,7 @@ import type { RunnerResult } from '../../runner/run-job';
 import type { RunnerRequest } from '../../src/runner-request';
 import { captureLog } from '../support/capture-log';
 import { captureEmf, metricNames } from '../support/emf';
-import { createFakeRunnerTree } from '../support/fake-runner-tree';
+import { PRISTINE_TREE, createFakeRunnerTree } from '../support/fake-runner-tree';
 import { appKeys, encodeJitConfig, verifyAppJwt } from '../support/github-app';
 import { isAlive, processesWith } from '../support/processes';
 
@@ -134,14 +134,7 @@ function deletion(runnerId = 42) {
 
 function expectNothingLeft() {
   expect(readdirSync(workRoot)).toEqual([]);
-  expect(readdirSync(sourceDir).sort()).toEqual([
-    'bin',
-    'config.sh',
-    'env.sh',
-    'externals',
-    'run.sh',
-    'safe_sleep.sh',
-  ]);
+  expect(readdirSync(sourceDir).sort()).toEqual(PRISTINE_TREE);
 }
 
 describe('a job served with a JIT runner', () => {

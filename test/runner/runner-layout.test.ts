@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { prepareRunnerRoot } from '../../runner/runner-layout';
-import { createFakeRunnerTree } from '../support/fake-runner-tree';
+import { PRISTINE_TREE, createFakeRunnerTree } from '../support/fake-runner-tree';
 
 const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-layout-'));
 const source = path.join(base, 'source');
@@ -62,14 +62,7 @@ describe('prepareRunnerRoot', () => {
     expect(readdirSync(root)).toEqual(
       expect.arrayContaining(['.runner', '.credentials', '.env', '.path']),
     );
-    expect(readdirSync(source).sort()).toEqual([
-      'bin',
-      'config.sh',
-      'env.sh',
-      'externals',
-      'run.sh',
-      'safe_sleep.sh',
-    ]);
+    expect(readdirSync(source).sort()).toEqual(PRISTINE_TREE);
   });
 
   it('a linked config.sh would configure the source instead: the reason scripts are copied', async () => {

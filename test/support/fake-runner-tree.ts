@@ -21,6 +21,9 @@ echo "LANG=C.UTF-8" > .env
 echo "$PATH" > .path
 `;
 
+/** What a fresh fake tree holds at its top; a runner that wrote into its source would add to it. */
+export const PRISTINE_TREE = ['bin', 'config.sh', 'env.sh', 'externals', 'run.sh', 'safe_sleep.sh'];
+
 /**
  * Writes a runner tree shaped like actions/runner's release: the fake listener as
  * `bin/Runner.Listener`, other `Runner.*` programs and assemblies, runtime libraries, and
