@@ -7,17 +7,18 @@ const alarmActions = {
 };
 
 /**
- * @param {string} metric @param {string} fnId @param {string} statistic @param {number} period
- * @param {number} threshold @param {string} description
+ * An alarm when a metric's statistic over one period passes the threshold.
+ * @param {{ namespace: string, metric: string, dimension: { Name: string, Value: unknown },
+ *   statistic: string, period: number, threshold: number, description: string }} spec
  */
-function lambdaAlarm(metric, fnId, statistic, period, threshold, description) {
+function alarm({ namespace, metric, dimension, statistic, period, threshold, description }) {
   return {
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
       AlarmDescription: description,
-      Namespace: 'AWS/Lambda',
+      Namespace: namespace,
       MetricName: metric,
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+      Dimensions: [dimension],
       Statistic: statistic,
       Period: period,
       EvaluationPeriods: 1,
@@ -29,23 +30,40 @@ function lambdaAlarm(metric, fnId, statistic, period, threshold, description) {
   };
 }
 
+/**
+ * @param {string} fnId @param {string} metric @param {string} statistic @param {number} period
+ * @param {number} threshold @param {string} description
+ */
+function lambdaAlarm(fnId, metric, statistic, period, threshold, description) {
+  const dimension = { Name: 'FunctionName', Value: { Ref: fnId } };
+  return alarm({
+    namespace: 'AWS/Lambda',
+    metric,
+    dimension,
+    statistic,
+    period,
+    threshold,
+    description,
+  });
+}
+
 /** @param {{ stage: string, functionIds: string[], runnerIds: string[] }} options */
 function alarms({ stage, functionIds, runnerIds }) {
   /** @type {Record<string, unknown>} */
   const result = {};
+  const name = (/** @type {string} */ id) => id.replace(/LambdaFunction$/, '');
   for (const id of functionIds) {
-    const name = id.replace(/LambdaFunction$/, '');
-    result[`${name}ErrorsAlarm`] = lambdaAlarm(
-      'Errors',
+    result[`${name(id)}ErrorsAlarm`] = lambdaAlarm(
       id,
+      'Errors',
       'Sum',
       300,
       5,
       `lambda-runner ${stage}: more than 5 errors in 5 minutes`,
     );
-    result[`${name}ThrottlesAlarm`] = lambdaAlarm(
-      'Throttles',
+    result[`${name(id)}ThrottlesAlarm`] = lambdaAlarm(
       id,
+      'Throttles',
       'Sum',
       60,
       0,
@@ -53,34 +71,27 @@ function alarms({ stage, functionIds, runnerIds }) {
     );
   }
   for (const id of runnerIds) {
-    const name = id.replace(/LambdaFunction$/, '');
-    result[`${name}DurationAlarm`] = lambdaAlarm(
-      'Duration',
+    result[`${name(id)}DurationAlarm`] = lambdaAlarm(
       id,
+      'Duration',
       'Maximum',
       60,
       840000,
       `lambda-runner ${stage}: a runner ran over 840 s, close to the 900 s Lambda limit`,
     );
   }
-  result.DeadLetterQueueAlarm = {
-    Type: 'AWS::CloudWatch::Alarm',
-    Properties: {
-      AlarmDescription: `lambda-runner ${stage}: runner events failed and wait in the dead-letter queue`,
-      Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [
-        { Name: 'QueueName', Value: { 'Fn::GetAtt': ['RunnerDeadLetterQueue', 'QueueName'] } },
-      ],
-      Statistic: 'Maximum',
-      Period: 60,
-      EvaluationPeriods: 1,
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
-      AlarmActions: alarmActions,
+  result.DeadLetterQueueAlarm = alarm({
+    namespace: 'AWS/SQS',
+    metric: 'ApproximateNumberOfMessagesVisible',
+    dimension: {
+      Name: 'QueueName',
+      Value: { 'Fn::GetAtt': ['RunnerDeadLetterQueue', 'QueueName'] },
     },
-  };
+    statistic: 'Maximum',
+    period: 60,
+    threshold: 0,
+    description: `lambda-runner ${stage}: runner events failed and wait in the dead-letter queue`,
+  });
   return result;
 }
 

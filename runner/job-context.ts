@@ -14,7 +14,7 @@ export interface JobContext extends RunJobDeps {
   readonly client: GitHubClient;
   readonly target: RunnerTarget;
   readonly workspace: JobWorkspace;
-  env: NodeJS.ProcessEnv;
+  readonly env: NodeJS.ProcessEnv;
   readonly name: string;
   readonly tag: string;
   readonly sweepSince?: number;

@@ -127,23 +127,38 @@ async function serve(
     return { outcome: 'not-queued', exitCode: null, error: `job is ${status}` };
 
   const { config } = deps;
+  const ids = invocationIds(config.workRoot, deps.name);
   const context: JobContext = {
     ...deps,
+    ...ids,
     client,
     target: { scope: request.scope ?? config.scope, owner: request.owner, repo: request.repo },
-    ...invocationIds(config.workRoot, deps.name),
     sweepSince: config.ownsContainer ? await uptimeSeconds() : undefined,
-    env: { ...(deps.env ?? process.env) },
+    env: jobEnvironment(deps.env ?? process.env, ids.workspace, ids.tag),
   };
   const held: { registration?: Registration } = {};
-  const run = await withJobCredentials(context)
-    .then(() => registerRunner(request, context, held))
-    .then(
-      (registration) => listen(registration, deadline, context),
-      (error: unknown) => error as Error,
-    );
+  const run = await registerAndListen(request, deadline, context, held).catch(
+    (error: unknown) => error as Error,
+  );
   const cleanup = await cleanUp(context, held.registration, run instanceof Error ? undefined : run);
   return { ...cleanup, ...describe(run, deps.log) };
+}
+
+/**
+ * Registers the runner and runs its listener. The job role's credentials are only needed by the
+ * listener, so the role is assumed while GitHub registers the runner and the root is laid out.
+ */
+async function registerAndListen(
+  request: RunnerRequest,
+  deadline: number,
+  context: JobContext,
+  held: { registration?: Registration },
+): Promise<ListenerRun> {
+  const credentials = context.jobCredentials?.(context.name);
+  credentials?.catch(() => undefined); // awaited below, once the runner is registered
+  const registration = await registerRunner(request, context, held);
+  const env = { ...context.env, ...(await credentials) };
+  return listen(registration, deadline, { ...context, env });
 }
 
 function describe(run: ListenerRun | Error, log: Logger): Attempt {
@@ -182,11 +197,6 @@ function runnerFigures(
 function invocationIds(workRoot: string, name: string): { workspace: JobWorkspace; tag: string } {
   const tag = randomUUID();
   return { workspace: jobWorkspace(workRoot, name, tag.slice(0, 8)), tag };
-}
-
-async function withJobCredentials(context: JobContext): Promise<void> {
-  const credentials = await context.jobCredentials?.(context.name);
-  context.env = { ...jobEnvironment(context.env, context.workspace, context.tag), ...credentials };
 }
 
 function listen(

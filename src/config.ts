@@ -14,11 +14,6 @@ export interface RoutingConfig {
 
 export interface WebhookConfig extends RoutingConfig {
   readonly webhookSecret: SecretSource;
-  readonly requiredLabel: string;
-  readonly profiles: readonly RunnerProfile[];
-  readonly allowedRepositories: readonly string[];
-  readonly allowedOwners: readonly string[];
-  readonly allowPublicRepositories: boolean;
   readonly dispatch: 'lambda' | 'local';
   readonly logLevel: string;
 }
