@@ -2,9 +2,8 @@
 'use strict';
 // Alarms and the CloudWatch dashboard.
 
-const alarmActions = {
-  'Fn::If': ['HasAlarmEmail', [{ Ref: 'AlarmTopic' }], { Ref: 'AWS::NoValue' }],
-};
+/** Alarms notify the topic only when the stage has an alarm e-mail; otherwise no one. */
+let alarmActions = /** @type {unknown[]} */ ([]);
 
 /**
  * An alarm when a metric's statistic over one period passes the threshold.
@@ -47,8 +46,12 @@ function lambdaAlarm(fnId, metric, statistic, period, threshold, description) {
   });
 }
 
-/** @param {{ stage: string, functionIds: string[], runnerIds: string[] }} options */
-function alarms({ stage, functionIds, runnerIds }) {
+/**
+ * @param {{ stage: string, functionIds: string[], runnerIds: string[], notify: boolean,
+ *   scheduledIds?: string[] }} options
+ */
+function alarms({ stage, functionIds, runnerIds, notify, scheduledIds = [] }) {
+  alarmActions = notify ? [{ Ref: 'AlarmTopic' }] : [];
   /** @type {Record<string, unknown>} */
   const result = {};
   const name = (/** @type {string} */ id) => id.replace(/LambdaFunction$/, '');
@@ -80,6 +83,17 @@ function alarms({ stage, functionIds, runnerIds }) {
       `lambda-runner ${stage}: a runner ran over 840 s, close to the 900 s Lambda limit`,
     );
   }
+  Object.assign(result, asyncAlarms(stage, runnerIds, name));
+  for (const id of scheduledIds) {
+    result[`${name(id)}ScheduleErrorsAlarm`] = lambdaAlarm(
+      id,
+      'Errors',
+      'Sum',
+      900,
+      0,
+      `lambda-runner ${stage}: a scheduled clean-up run failed, so orphans may pile up`,
+    );
+  }
   result.DeadLetterQueueAlarm = alarm({
     namespace: 'AWS/SQS',
     metric: 'ApproximateNumberOfMessagesVisible',
@@ -92,6 +106,43 @@ function alarms({ stage, functionIds, runnerIds }) {
     threshold: 0,
     description: `lambda-runner ${stage}: runner events failed and wait in the dead-letter queue`,
   });
+  return result;
+}
+
+/**
+ * Loss on the asynchronous path: events that waited on throttling, events Lambda dropped, and
+ * destination records that could not be delivered.
+ * @param {string} stage @param {string[]} runnerIds @param {(id: string) => string} name
+ */
+function asyncAlarms(stage, runnerIds, name) {
+  /** @type {Record<string, unknown>} */
+  const result = {};
+  for (const id of runnerIds) {
+    result[`${name(id)}AsyncEventAgeAlarm`] = lambdaAlarm(
+      id,
+      'AsyncEventAge',
+      'Maximum',
+      300,
+      300000,
+      `lambda-runner ${stage}: runner events waited over 5 minutes on capacity (throttling)`,
+    );
+    result[`${name(id)}AsyncEventsDroppedAlarm`] = lambdaAlarm(
+      id,
+      'AsyncEventsDropped',
+      'Sum',
+      300,
+      0,
+      `lambda-runner ${stage}: Lambda dropped runner events`,
+    );
+    result[`${name(id)}DestinationDeliveryFailuresAlarm`] = lambdaAlarm(
+      id,
+      'DestinationDeliveryFailures',
+      'Sum',
+      300,
+      0,
+      `lambda-runner ${stage}: runner results could not be delivered to their destination`,
+    );
+  }
   return result;
 }
 

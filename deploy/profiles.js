@@ -8,20 +8,21 @@ const SEED_LABELS = require('../src/default-runner-labels.json');
 
 /**
  * @typedef {{ name: string, labels: string[], scope?: 'repo' | 'org', group?: string,
- *   memorySize?: number, reservedConcurrency?: number }} DeployProfile
+ *   memorySize?: number, reservedConcurrency?: number, architecture?: 'x86_64' | 'arm64' }} DeployProfile
  */
 
 /**
- * The runner profiles to deploy: `RUNNER_PROFILES_FILE`, else `deploy/runner-profiles.json`,
- * else the one default profile with the seed's labels. One runner function per profile.
- * @param {NodeJS.ProcessEnv} env
+ * The runner profiles to deploy: `file` (the stage's profile file or `RUNNER_PROFILES_FILE`),
+ * else `deploy/runner-profiles.json`, else the one default profile with `defaultLabels` (the
+ * seed's labels when empty). One runner function per profile.
+ * @param {string | undefined} [file]
+ * @param {string[]} [defaultLabels]
  * @returns {DeployProfile[]}
  */
-function loadDeployProfiles(env = process.env) {
-  const file = env.RUNNER_PROFILES_FILE
-    ? path.resolve(env.RUNNER_PROFILES_FILE)
-    : path.join(__dirname, 'runner-profiles.json');
-  if (!existsSync(file)) return [{ name: 'default', labels: SEED_LABELS }];
+function loadDeployProfiles(file, defaultLabels = []) {
+  file ??= path.join(__dirname, 'runner-profiles.json');
+  if (!existsSync(file))
+    return [{ name: 'default', labels: defaultLabels.length > 0 ? defaultLabels : SEED_LABELS }];
   /** @type {unknown} */
   const parsed = JSON.parse(readFileSync(file, 'utf8'));
   if (!Array.isArray(parsed) || parsed.length === 0) {
@@ -49,6 +50,24 @@ function profileProblems(profile, index) {
   }
   if (profile?.scope !== undefined && profile.scope !== 'repo' && profile.scope !== 'org') {
     problems.push(`${where}: scope must be "repo" or "org"`);
+  }
+  return [...problems, ...sizeProblems(profile, where)];
+}
+
+/** @param {any} profile @param {string} where @returns {string[]} */
+function sizeProblems(profile, where) {
+  const problems = [];
+  const arch = profile?.architecture;
+  if (arch !== undefined && arch !== 'x86_64' && arch !== 'arm64') {
+    problems.push(`${where}: architecture must be "x86_64" or "arm64"`);
+  }
+  const memory = profile?.memorySize;
+  if (memory !== undefined && !(Number.isInteger(memory) && memory >= 128 && memory <= 10240)) {
+    problems.push(`${where}: memorySize must be a whole number of MB from 128 to 10240`);
+  }
+  const reserved = profile?.reservedConcurrency;
+  if (reserved !== undefined && !(Number.isInteger(reserved) && reserved >= 1)) {
+    problems.push(`${where}: reservedConcurrency must be a whole number >= 1`);
   }
   return problems;
 }

@@ -37,43 +37,155 @@ function readSecret(/** @type {string} */ secretId) {
   ];
 }
 
+const arn = (/** @type {string} */ service, /** @type {string} */ rest) => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${rest}`,
+});
+const iamArn = (/** @type {string} */ rest) => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:${rest}`,
+});
+
+/** Roles that jobs create must carry this prefix (and the boundary below). */
+const JOB_ROLE_PREFIX = 'job-';
+
+/**
+ * What this stack itself is made of. No job policy may touch it: its functions (a job could
+ * swap the broker's code and read the App key), its roles, secrets, key and stack.
+ * @param {string} stage
+ */
+function stackOwnDeny(stage) {
+  return {
+    Sid: 'NeverTouchThisStack',
+    Effect: 'Deny',
+    Action: '*',
+    Resource: [
+      arn('lambda', `function:lambda-runner-${stage}-*`),
+      iamArn(`role/lambda-runner-${stage}-*`),
+      arn('secretsmanager', `secret:lambda-runner/${stage}/*`),
+      arn('cloudformation', `stack/lambda-runner-${stage}/*`),
+      { 'Fn::GetAtt': ['SecretsKey', 'Arn'] },
+    ],
+  };
+}
+
+/**
+ * The permissions boundary every role a job creates must carry: the most such a role can ever
+ * do, whatever policy the job attaches to it. It can never touch this stack or IAM.
+ * @param {string} stage
+ */
+function jobBoundaryPolicy(stage) {
+  return {
+    Type: 'AWS::IAM::ManagedPolicy',
+    Properties: {
+      Description: 'lambda-runner: the most a role created by a job may ever do',
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: [
+              'logs:*',
+              's3:*',
+              'dynamodb:*',
+              'sqs:*',
+              'sns:*',
+              'lambda:InvokeFunction',
+              'xray:*',
+            ],
+            Resource: '*',
+          },
+          { Effect: 'Deny', Action: ['iam:*', 'sts:AssumeRole', 'organizations:*'], Resource: '*' },
+          stackOwnDeny(stage),
+        ],
+      },
+    },
+  };
+}
+
 /**
  * The example job policy (`--param="jobPolicies=sam-deploy"`): what a job needs to deploy a SAM
- * application. It belongs to the job role only, never to the webhook or runner roles.
+ * application, bounded so a job cannot raise its own rights. Roles it creates must be named
+ * `job-*` and carry the boundary policy; it may pass only those roles, and only to Lambda and
+ * CloudFormation; it can never touch this stack's functions, roles, secrets, key or stack.
+ * @param {string} stage
  */
-const samDeployPolicy = {
-  Type: 'AWS::IAM::ManagedPolicy',
-  Properties: {
-    Description: 'lambda-runner example job policy: deploy SAM applications',
-    PolicyDocument: {
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Effect: 'Allow',
-          Action: ['cloudformation:*', 'lambda:*', 's3:*', 'apigateway:*', 'dynamodb:*'],
-          Resource: '*',
-        },
-        {
-          Effect: 'Allow',
-          Action: [
-            'iam:CreateRole',
-            'iam:DeleteRole',
-            'iam:GetRole',
-            'iam:PassRole',
-            'iam:TagRole',
-            'iam:UntagRole',
-            'iam:AttachRolePolicy',
-            'iam:DetachRolePolicy',
-            'iam:PutRolePolicy',
-            'iam:GetRolePolicy',
-            'iam:DeleteRolePolicy',
-          ],
-          Resource: '*',
-        },
-      ],
+function samDeployPolicy(stage) {
+  const jobRoles = iamArn(`role/${JOB_ROLE_PREFIX}*`);
+  const withBoundary = {
+    StringEquals: { 'iam:PermissionsBoundary': { Ref: 'JobBoundaryPolicy' } },
+  };
+  return {
+    Type: 'AWS::IAM::ManagedPolicy',
+    Properties: {
+      Description: 'lambda-runner example job policy: deploy SAM applications, bounded',
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'DeployApplications',
+            Effect: 'Allow',
+            Action: [
+              'cloudformation:*',
+              'lambda:*',
+              's3:*',
+              'apigateway:*',
+              'dynamodb:*',
+              'logs:*',
+            ],
+            Resource: '*',
+          },
+          {
+            Sid: 'CreateBoundedRoles',
+            Effect: 'Allow',
+            Action: [
+              'iam:CreateRole',
+              'iam:PutRolePolicy',
+              'iam:AttachRolePolicy',
+              'iam:DetachRolePolicy',
+              'iam:DeleteRolePolicy',
+              'iam:PutRolePermissionsBoundary',
+            ],
+            Resource: jobRoles,
+            Condition: withBoundary,
+          },
+          {
+            Sid: 'ManageJobRoles',
+            Effect: 'Allow',
+            Action: [
+              'iam:GetRole',
+              'iam:GetRolePolicy',
+              'iam:DeleteRole',
+              'iam:TagRole',
+              'iam:UntagRole',
+            ],
+            Resource: jobRoles,
+          },
+          {
+            Sid: 'PassJobRolesToLambdaOnly',
+            Effect: 'Allow',
+            Action: 'iam:PassRole',
+            Resource: jobRoles,
+            Condition: {
+              StringEquals: {
+                'iam:PassedToService': ['lambda.amazonaws.com', 'cloudformation.amazonaws.com'],
+              },
+            },
+          },
+          {
+            Sid: 'KeepTheBoundary',
+            Effect: 'Deny',
+            Action: [
+              'iam:DeleteRolePermissionsBoundary',
+              'iam:CreatePolicyVersion',
+              'iam:SetDefaultPolicyVersion',
+            ],
+            Resource: '*',
+          },
+          stackOwnDeny(stage),
+        ],
+      },
     },
-  },
-};
+  };
+}
 
 /**
  * @param {{ stage: string, webhookName: string, runnerNames: string[], jobPolicies: string[] }} options
@@ -167,7 +279,13 @@ function roles({ stage, webhookName, runnerNames, jobPolicies }) {
           Statement: [
             {
               Effect: 'Allow',
-              Principal: { AWS: { 'Fn::GetAtt': ['RunnerRole', 'Arn'] } },
+              Principal: {
+                // By name, not GetAtt: the runner role's policy already takes this role's ARN,
+                // and two GetAtts between them would be a dependency cycle CloudFormation refuses.
+                AWS: {
+                  'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/lambda-runner-${stage}-runner`,
+                },
+              },
               Action: 'sts:AssumeRole',
             },
           ],
@@ -175,8 +293,10 @@ function roles({ stage, webhookName, runnerNames, jobPolicies }) {
         ...(managed.length > 0 ? { ManagedPolicyArns: managed } : {}),
       },
     },
-    ...(jobPolicies.includes('sam-deploy') ? { SamDeployJobPolicy: samDeployPolicy } : {}),
+    ...(jobPolicies.includes('sam-deploy')
+      ? { SamDeployJobPolicy: samDeployPolicy(stage), JobBoundaryPolicy: jobBoundaryPolicy(stage) }
+      : {}),
   };
 }
 
-module.exports = { roles };
+module.exports = { roles, JOB_ROLE_PREFIX };

@@ -12,8 +12,9 @@ const {
 const { alarms, dashboard } = require('./monitoring');
 const { roles } = require('./roles');
 const { secrets } = require('./secrets');
-
-/** @typedef {(name: string) => Promise<any>} Resolve */
+const { checkConcurrencyHeadroom, splitList } = require('./parameters');
+const RELEASE = require('./runner-release.json');
+const { deployContext } = require('./stage-file');
 
 /** `serverless offline` runs the built handlers in-process: no image, no CloudFormation refs. */
 const isOffline = () => process.argv.slice(2).includes('offline');
@@ -30,41 +31,89 @@ const shellEnvironment = () =>
     ),
   );
 
-/** @param {{ resolveVariable: Resolve }} context */
-async function settings({ resolveVariable }) {
-  const param = async (/** @type {string} */ name) =>
-    String(await resolveVariable(`param:${name}`));
+/**
+ * Everything the template depends on, read once per command: the stage file, the command line
+ * and the defaults, every parameter checked (see parameters.js).
+ */
+function settings() {
+  const context = deployContext();
+  const p = context.params;
+  const profiles = loadDeployProfiles(context.profilesFile, splitList(p.runnerLabels ?? ''));
+  checkConcurrencyHeadroom(
+    profiles.map((profile) => profile.reservedConcurrency ?? Number(p.reservedConcurrency)),
+    Number(p.accountConcurrency),
+  );
+  const ghes = p.gheHost ? { GHE_HOST: p.gheHost, GHE_PROTOCOL: p.gheProtocol } : {};
   return {
-    stage: String(await resolveVariable('sls:stage')),
-    region: String(await resolveVariable('aws:region')),
-    profiles: loadDeployProfiles(),
+    stage: context.stage,
+    region: context.region,
+    command: context.command,
+    params: p,
+    profiles,
     offline: isOffline(),
-    reservedConcurrency: Number(await param('reservedConcurrency')),
-    maximumEventAgeSeconds: Number(await param('maximumEventAgeSeconds')),
-    jobPolicies: (await param('jobPolicies'))
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean),
-    alarmEmail: await param('alarmEmail'),
-    runnerImageUri: await param('runnerImageUri'),
+    reservedConcurrency: Number(p.reservedConcurrency),
+    maximumEventAgeSeconds: Number(p.maximumEventAgeSeconds),
+    jobPolicies: splitList(p.jobPolicies ?? ''),
+    alarmEmail: p.alarmEmail ?? '',
     webhook: {
-      REQUIRED_LABEL: await param('requiredLabel'),
-      ALLOWED_REPOSITORIES: await param('allowedRepositories'),
-      ALLOWED_OWNERS: await param('allowedOwners'),
-      ALLOW_PUBLIC_REPOSITORIES: await param('allowPublicRepositories'),
-      LOG_LEVEL: await param('logLevel'),
+      REQUIRED_LABEL: p.requiredLabel,
+      ALLOWED_REPOSITORIES: p.allowedRepositories,
+      ALLOWED_OWNERS: p.allowedOwners,
+      ALLOW_PUBLIC_REPOSITORIES: p.allowPublicRepositories,
+      LOG_LEVEL: p.logLevel,
+      ...ghes,
     },
     runner: {
-      RUNNER_SCOPE: await param('runnerScope'),
-      RUNNER_GROUP: await param('runnerGroup'),
-      LOG_LEVEL: await param('logLevel'),
+      RUNNER_SCOPE: p.runnerScope,
+      RUNNER_GROUP: p.runnerGroup,
+      RUNNER_REGISTRATION: p.runnerRegistration,
+      LOG_LEVEL: p.logLevel,
+      ...ghes,
     },
   };
 }
 
-/** @param {{ resolveVariable: Resolve }} context */
-async function functions(context) {
-  const s = await settings(context);
+/** @typedef {ReturnType<typeof settings>} Settings */
+
+/** The stage's region, for provider.region: `--region`, else the stage file, else us-east-1. */
+function region() {
+  return deployContext().region;
+}
+
+/** Log retention for provider.logRetentionInDays, checked against what CloudWatch accepts. */
+function logRetentionInDays() {
+  return Number(deployContext().params.logRetentionDays);
+}
+
+/**
+ * The runner images the framework builds when no pushed image is given: one per architecture,
+ * each built for its platform, without provenance attestations (Lambda rejects an OCI index),
+ * and with the pinned runner release, its checksum and the pinned base image as build arguments.
+ */
+function ecr() {
+  const p = deployContext().params;
+  const image = (/** @type {string} */ platform, /** @type {string} */ sha256) => ({
+    path: '../',
+    file: 'runner/Dockerfile',
+    platform,
+    provenance: 'false',
+    buildArgs: {
+      RUNNER_VERSION: p.runnerVersion ?? '',
+      RUNNER_SHA256: sha256,
+      BASE_IMAGE_DIGEST: p.baseImageDigest ?? '',
+      SAM_CLI_VERSION: RELEASE.samCliVersion,
+    },
+  });
+  return {
+    images: {
+      runner: image('linux/amd64', p.runnerSha256X64 ?? ''),
+      'runner-arm64': image('linux/arm64', p.runnerSha256Arm64 ?? ''),
+    },
+  };
+}
+
+function functions() {
+  const s = settings();
   const webhookProfiles = s.profiles.map((profile) => ({
     name: profile.name,
     labels: profile.labels,
@@ -101,24 +150,23 @@ async function functions(context) {
     ...(s.offline ? {} : { package: { artifact: '../dist/lambda-janitor.zip' } }),
     environment: {
       ...(s.offline ? shellEnvironment() : { GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' } }),
-      RUNNER_SCOPE: s.runner.RUNNER_SCOPE,
-      LOG_LEVEL: s.runner.LOG_LEVEL,
+      ...s.runner,
       // Longer than any runner Lambda can live (15 minutes), so only the dead are removed.
       JANITOR_GRACE_MINUTES: '20',
       JANITOR_MAX_CALLS: '200',
     },
     events: [{ schedule: 'rate(15 minutes)' }],
   };
-  const image = runnerImage(s);
   for (const profile of s.profiles)
-    result[functionKey(profile)] = runnerFunction(s, profile, image);
+    result[functionKey(profile)] = runnerFunction(s, profile, runnerImage(s, profile));
   return result;
 }
 
-/** @param {Awaited<ReturnType<typeof settings>>} s @param {import('./profiles').DeployProfile} profile @param {unknown} image */
+/** @param {Settings} s @param {import('./profiles').DeployProfile} profile @param {unknown} image */
 function runnerFunction(s, profile, image) {
   return {
     name: runnerFunctionName(s.stage, profile),
+    architecture: profile.architecture ?? 'x86_64',
     ...(s.offline ? { handler: 'runner/index.handler' } : { image }),
     memorySize: profile.memorySize ?? 3008,
     timeout: 900,
@@ -153,21 +201,50 @@ function runnerFunction(s, profile, image) {
 }
 
 /**
- * The runner image: an explicit `runnerImageUri`, else the framework builds and pushes
- * runner/Dockerfile (provider.ecr.images.runner). Where no Docker engine answers, packaging
- * still works for inspection with a placeholder digest, and says so loudly: deploying that
- * package fails at CloudFormation instead of running anything.
- * @param {Awaited<ReturnType<typeof settings>>} s
+ * The runner image of a profile's architecture: a pushed image pinned by digest
+ * (`runnerImageUri` / `runnerImageUriArm64`), else the one the framework builds and pushes
+ * (provider.ecr.images). `deploy` refuses to go on without a real image: no Docker engine, or
+ * no pinned base image. `package` still writes a template for inspection, with a placeholder
+ * digest, and says so.
+ * @param {Settings} s @param {import('./profiles').DeployProfile} profile
  */
-function runnerImage(s) {
-  if (s.runnerImageUri) return { uri: s.runnerImageUri };
-  if (s.offline || dockerAvailable()) return { name: 'runner' };
-  process.emitWarning(
-    'lambda-runner: no Docker engine answers, so the runner image is a placeholder. ' +
-      'Deploy where Docker runs, or pass --param="runnerImageUri=<ecr uri>@sha256:<digest>".',
-  );
+function runnerImage(s, profile) {
+  const arm = profile.architecture === 'arm64';
+  const uri = arm ? s.params.runnerImageUriArm64 : s.params.runnerImageUri;
+  if (uri) return { uri };
+  if (s.offline) return { name: 'runner' };
+  const missing = imageBuildProblem(s.params.baseImageDigest ?? '');
+  if (!missing) return { name: arm ? 'runner-arm64' : 'runner' };
+  const advice =
+    `lambda-runner: ${missing}, so there is no real runner image for profile "${profile.name}". ` +
+    `Build where Docker runs with --param="baseImageDigest=sha256:<digest of public.ecr.aws/lambda/nodejs:22>", ` +
+    `or push an image and pass --param="${arm ? 'runnerImageUriArm64' : 'runnerImageUri'}=<ecr uri>@sha256:<digest>".`;
+  if (s.command === 'deploy') throw new Error(advice);
+  process.emitWarning(`${advice} This package holds a placeholder image and cannot be deployed.`);
   return {
     uri: `000000000000.dkr.ecr.${s.region}.amazonaws.com/lambda-runner-placeholder@sha256:${'0'.repeat(64)}`,
+  };
+}
+
+/** Why the framework cannot build the image here, if it cannot. @param {string} baseImageDigest */
+function imageBuildProblem(baseImageDigest) {
+  if (!dockerAvailable()) return 'no Docker engine answers';
+  if (!baseImageDigest) return 'baseImageDigest is not set (the base image is pinned by digest)';
+  return undefined;
+}
+
+/** The alarm topic and its e-mail subscription, only when the stage names an address. @param {Settings} s */
+function alarmTopic(s) {
+  if (!s.alarmEmail) return {};
+  return {
+    AlarmTopic: {
+      Type: 'AWS::SNS::Topic',
+      Properties: { TopicName: `lambda-runner-${s.stage}-alarms` },
+    },
+    AlarmSubscription: {
+      Type: 'AWS::SNS::Subscription',
+      Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: s.alarmEmail },
+    },
   };
 }
 
@@ -183,14 +260,12 @@ function dockerAvailable() {
   }
 }
 
-/** @param {{ resolveVariable: Resolve }} context */
-async function resources(context) {
-  const s = await settings(context);
+function resources() {
+  const s = settings();
   const runnerIds = s.profiles.map((profile) => functionLogicalId(functionKey(profile)));
   const runnerNames = s.profiles.map((profile) => runnerFunctionName(s.stage, profile));
   const webhookName = `lambda-runner-${s.stage}-webhook`;
   return {
-    Conditions: { HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [s.alarmEmail, ''] }] } },
     Resources: {
       ...secrets(s.stage),
       RunnerDeadLetterQueue: {
@@ -206,18 +281,11 @@ async function resources(context) {
         stage: s.stage,
         functionIds: ['WebhookLambdaFunction', ...runnerIds],
         runnerIds,
+        scheduledIds: ['JanitorLambdaFunction'],
+        notify: Boolean(s.alarmEmail),
       }),
       Dashboard: dashboard({ stage: s.stage, region: s.region, webhookName, runnerNames }),
-      AlarmTopic: {
-        Type: 'AWS::SNS::Topic',
-        Condition: 'HasAlarmEmail',
-        Properties: { TopicName: `lambda-runner-${s.stage}-alarms` },
-      },
-      AlarmSubscription: {
-        Type: 'AWS::SNS::Subscription',
-        Condition: 'HasAlarmEmail',
-        Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: s.alarmEmail },
-      },
+      ...alarmTopic(s),
     },
     Outputs: {
       WebhookUrl: {
@@ -242,4 +310,4 @@ async function resources(context) {
   };
 }
 
-module.exports = { functions, resources };
+module.exports = { functions, resources, region, logRetentionInDays, ecr };

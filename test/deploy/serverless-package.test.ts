@@ -1,42 +1,13 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- generated CloudFormation is untyped JSON; the tests walk it freely */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pack as packStage, packageWorkDir, type Template } from '../support/serverless-package';
 
-type Template = {
-  Resources: Record<string, { Type: string; Properties: Record<string, any>; Condition?: string }>;
-  Outputs: Record<string, any>;
-  Conditions?: Record<string, unknown>;
-};
-
-const root = path.resolve(__dirname, '../..');
-const work = mkdtempSync(path.join(tmpdir(), 'lambda-runner-package-'));
+const work = packageWorkDir();
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Runs the real `serverless package` (osls) for a stage and returns the CloudFormation it wrote. */
-function pack(name: string, args: string[] = [], env: Record<string, string> = {}): Template {
-  if (!existsSync(path.join(root, 'dist/lambda-webhook.zip')))
-    execFileSync('node', ['scripts/build.mjs'], { cwd: root });
-  const out = path.join(work, name);
-  try {
-    execFileSync(
-      path.join(root, 'node_modules/.bin/serverless'),
-      ['package', '--stage', 'citest', '--package', out, ...args],
-      {
-        cwd: path.join(root, 'deploy'),
-        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', ...env },
-        stdio: 'pipe',
-      },
-    );
-  } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`serverless package failed:\n${stdout.toString()}\n${stderr.toString()}`);
-  }
-  return JSON.parse(
-    readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
-  );
-}
+const pack = (name: string, args: string[] = [], env: Record<string, string> = {}): Template =>
+  packStage(work, name, { args, env }).template;
 
 function byType(template: Template, type: string) {
   return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
@@ -127,7 +98,7 @@ describe('serverless package (default profile)', () => {
     const [[, config]] = byType(template, 'AWS::Lambda::EventInvokeConfig') as [[string, any]];
     expect(config.Properties).toMatchObject({
       MaximumRetryAttempts: 0,
-      MaximumEventAgeInSeconds: 1800,
+      MaximumEventAgeInSeconds: 21600,
       DestinationConfig: {
         OnFailure: { Destination: { 'Fn::GetAtt': ['RunnerDeadLetterQueue', 'Arn'] } },
       },
@@ -217,7 +188,17 @@ describe('serverless package (default profile)', () => {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Threshold: 0,
     });
-    expect(template.Resources.AlarmTopic!.Condition).toBe('HasAlarmEmail');
+    expect(alarms.RunnerAsyncEventAgeAlarm).toMatchObject({ MetricName: 'AsyncEventAge' });
+    expect(alarms.RunnerAsyncEventsDroppedAlarm).toMatchObject({
+      MetricName: 'AsyncEventsDropped',
+    });
+    expect(alarms.RunnerDestinationDeliveryFailuresAlarm).toMatchObject({
+      MetricName: 'DestinationDeliveryFailures',
+    });
+    expect(alarms.JanitorScheduleErrorsAlarm).toMatchObject({ MetricName: 'Errors', Threshold: 0 });
+    // Without alarmEmail there is no topic, and the alarms notify no one.
+    expect(template.Resources.AlarmTopic).toBeUndefined();
+    expect(alarms.WebhookErrorsAlarm?.AlarmActions).toEqual([]);
   });
 
   it('has a dashboard with invocations, errors, duration percentiles, concurrency and throttles', () => {
@@ -332,15 +313,42 @@ describe('serverless package with runner profiles and parameters', () => {
       { Ref: 'SamDeployJobPolicy' },
     ]);
     expect(template.Resources.SamDeployJobPolicy!.Type).toBe('AWS::IAM::ManagedPolicy');
-    const policy = JSON.stringify(template.Resources.SamDeployJobPolicy!.Properties.PolicyDocument);
-    expect(policy).toContain('cloudformation:*');
-    expect(policy).not.toContain('"*:*"');
+    const statements = template.Resources.SamDeployJobPolicy!.Properties.PolicyDocument
+      .Statement as any[];
+    const sid = (name: string) => statements.find((statement) => statement.Sid === name);
+    // Roles a job creates: prefixed, and only with the boundary policy on them.
+    expect(sid('CreateBoundedRoles')).toMatchObject({
+      Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/job-*' },
+      Condition: { StringEquals: { 'iam:PermissionsBoundary': { Ref: 'JobBoundaryPolicy' } } },
+    });
+    expect(sid('PassJobRolesToLambdaOnly').Condition.StringEquals['iam:PassedToService']).toEqual([
+      'lambda.amazonaws.com',
+      'cloudformation.amazonaws.com',
+    ]);
+    // No IAM right on every resource.
+    for (const statement of statements.filter((s) => s.Effect === 'Allow')) {
+      if (asList(statement.Action).some((action: string) => action.startsWith('iam:')))
+        expect(statement.Resource).not.toBe('*');
+    }
+    // This stack's functions, roles, secrets, key and stack are denied outright.
+    const deny = JSON.stringify(sid('NeverTouchThisStack'));
+    for (const own of [
+      'function:lambda-runner-citest-*',
+      'role/lambda-runner-citest-*',
+      'secret:lambda-runner/citest/*',
+      'stack/lambda-runner-citest/*',
+      'SecretsKey',
+    ])
+      expect(deny).toContain(own);
+    expect(sid('NeverTouchThisStack').Action).toBe('*');
   });
 
   it('honours the log retention parameter and the alarm e-mail', () => {
     for (const [, group] of byType(template, 'AWS::Logs::LogGroup'))
       expect(group.Properties.RetentionInDays).toBe(14);
     expect(template.Resources.AlarmSubscription!.Properties.Endpoint).toBe('ops@example.com');
+    const [, alarm] = byType(template, 'AWS::CloudWatch::Alarm')[0]!;
+    expect(alarm.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
   it('refuses an invalid profile file with a clear error', () => {

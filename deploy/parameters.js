@@ -1,0 +1,246 @@
+// @ts-check
+'use strict';
+// Every deploy parameter: its default and the check it must pass. A bad value stops
+// `serverless package/deploy` with one error naming each parameter at fault and what it accepts,
+// instead of a template that drops the setting or a stack that fails half-way.
+
+const RELEASE = require('./runner-release.json');
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+];
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const ECR_DIGEST_URI =
+  /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/;
+const POLICY_ARN = /^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/[\w+=,.@/-]+$/;
+const LABEL = /^[^,\s]{1,100}$/;
+
+/** @typedef {(value: string) => string | undefined} Check  returns what is wrong, or nothing */
+
+/** @param {string[]} values @returns {Check} */
+const oneOf = (values) => (value) =>
+  values.includes(value) ? undefined : `must be one of ${values.join(', ')}`;
+
+/** @param {number} min @param {number} max @returns {Check} */
+const intRange = (min, max) => (value) =>
+  /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max
+    ? undefined
+    : `must be a whole number from ${min} to ${max}`;
+
+/** @param {RegExp} pattern @param {string} what @returns {Check} */
+const matches = (pattern, what) => (value) => (pattern.test(value) ? undefined : `must be ${what}`);
+
+/** A comma list whose every item passes `item`; empty allowed only when `allowEmpty`. */
+const listOf =
+  (/** @type {Check} */ item, /** @type {boolean} */ allowEmpty) =>
+  (/** @type {string} */ value) => {
+    const items = splitList(value);
+    if (items.length === 0) return allowEmpty ? undefined : 'must list at least one item';
+    const bad = items.filter((entry) => item(entry) !== undefined);
+    return bad.length === 0
+      ? undefined
+      : `has bad items: ${bad.join(', ')} (${item(bad[0] ?? '')})`;
+  };
+
+/** Empty, or passing `check`. */
+const optional = (/** @type {Check} */ check) => (/** @type {string} */ value) =>
+  value === '' ? undefined : check(value);
+
+/** @type {Record<string, { default: string, check: Check, about: string }>} */
+const PARAMETERS = {
+  reservedConcurrency: {
+    default: '10',
+    check: intRange(1, 900),
+    about: 'runner functions that may run at once, per profile (each is one job)',
+  },
+  accountConcurrency: {
+    default: '1000',
+    check: intRange(10, 100000),
+    about: "the account's Lambda concurrency quota in this region (Service Quotas)",
+  },
+  logRetentionDays: {
+    default: '7',
+    check: oneOf(LOG_RETENTION_DAYS.map(String)),
+    about: 'days CloudWatch keeps each function log',
+  },
+  maximumEventAgeSeconds: {
+    default: '21600',
+    check: intRange(60, 21600),
+    about: 'how long Lambda keeps trying to start a queued runner event (throttled) before the DLQ',
+  },
+  jobPolicies: {
+    default: '',
+    check: listOf(
+      (item) =>
+        item === 'sam-deploy' || POLICY_ARN.test(item)
+          ? undefined
+          : 'each item is sam-deploy or an IAM managed policy ARN',
+      true,
+    ),
+    about: 'what jobs may do in AWS: managed policy ARNs, or sam-deploy for the example policy',
+  },
+  alarmEmail: {
+    default: '',
+    check: optional(matches(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an e-mail address')),
+    about: 'where alarms are sent; without it the alarms notify no one',
+  },
+  requiredLabel: {
+    default: 'lambda-runner',
+    check: matches(LABEL, 'one label: no comma, no space, 1 to 100 characters'),
+    about: 'a job must carry this label to be served',
+  },
+  runnerLabels: {
+    default: '',
+    check: optional(listOf(matches(LABEL, 'a label without spaces'), false)),
+    about: 'the default profile labels when no profile file is used (empty: the image labels)',
+  },
+  allowedRepositories: {
+    default: '',
+    check: listOf(matches(/^[\w.-]+\/[\w.-]+$/, 'owner/repo'), true),
+    about: 'comma list of owner/repo served (empty with allowedOwners empty: all)',
+  },
+  allowedOwners: {
+    default: '',
+    check: listOf(matches(/^[\w.-]+$/, 'an account or organization name'), true),
+    about: 'comma list of owners served',
+  },
+  allowPublicRepositories: {
+    default: 'false',
+    check: oneOf(['true', 'false']),
+    about: 'serve public repositories (fork pull requests can run code)',
+  },
+  runnerScope: { default: 'repo', check: oneOf(['repo', 'org']), about: 'where runners register' },
+  runnerGroup: {
+    default: 'Default',
+    check: matches(/^.{1,100}$/, 'a runner group name'),
+    about: 'org runner group',
+  },
+  runnerRegistration: {
+    default: 'jit',
+    check: oneOf(['jit', 'token']),
+    about: 'jit (one-use runner config, default) or token (weaker: see the README)',
+  },
+  logLevel: { default: 'info', check: oneOf(LOG_LEVELS), about: 'log level of every function' },
+  gheHost: {
+    default: '',
+    check: optional(matches(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'a host name, with an optional :port')),
+    about: 'GitHub Enterprise Server host (empty: github.com)',
+  },
+  gheProtocol: { default: 'https', check: oneOf(['https', 'http']), about: 'GHES protocol' },
+  runnerImageUri: {
+    default: '',
+    check: optional(
+      matches(ECR_DIGEST_URI, 'an ECR image pinned by digest: <uri>@sha256:<64 hex>'),
+    ),
+    about: 'a pushed x86_64 runner image (else Docker builds runner/Dockerfile)',
+  },
+  runnerImageUriArm64: {
+    default: '',
+    check: optional(
+      matches(ECR_DIGEST_URI, 'an ECR image pinned by digest: <uri>@sha256:<64 hex>'),
+    ),
+    about: 'a pushed arm64 runner image',
+  },
+  runnerVersion: {
+    default: RELEASE.version,
+    check: matches(/^\d+\.\d+\.\d+$/, 'a release version such as 2.326.0 (never latest)'),
+    about: 'the actions runner release baked into the image',
+  },
+  runnerSha256X64: {
+    default: RELEASE.sha256.x64,
+    check: matches(/^[0-9a-f]{64}$/, 'the sha256 of the x64 release tarball (64 hex)'),
+    about: 'checked at image build time',
+  },
+  runnerSha256Arm64: {
+    default: RELEASE.sha256.arm64,
+    check: matches(/^[0-9a-f]{64}$/, 'the sha256 of the arm64 release tarball (64 hex)'),
+    about: 'checked at image build time',
+  },
+  baseImageDigest: {
+    default: '',
+    check: optional(matches(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex>')),
+    about: 'digest of public.ecr.aws/lambda/nodejs:22 the image builds on (required to deploy)',
+  },
+};
+
+/** @param {string} value */
+function splitList(value) {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/**
+ * `--param="name=value"` and `--param name=value` from the command line.
+ * @param {string[]} argv
+ * @returns {Record<string, string>}
+ */
+function commandLineParams(argv) {
+  /** @type {Record<string, string>} */
+  const params = {};
+  argv.forEach((arg, index) => {
+    const text = arg.startsWith('--param=')
+      ? arg.slice(8)
+      : arg === '--param'
+        ? argv[index + 1]
+        : undefined;
+    if (text === undefined) return;
+    const at = text.indexOf('=');
+    if (at > 0) params[text.slice(0, at)] = text.slice(at + 1);
+  });
+  return params;
+}
+
+/**
+ * The parameters in force: the command line over the stage file over the defaults. Every
+ * unknown name and bad value is reported in one error.
+ * @param {Record<string, string>} given
+ * @returns {Record<string, string>}
+ */
+function resolveParameters(given) {
+  const problems = [];
+  /** @type {Record<string, string>} */
+  const result = {};
+  for (const name of Object.keys(given)) {
+    if (!(name in PARAMETERS))
+      problems.push(`${name}: unknown parameter; known: ${Object.keys(PARAMETERS).join(', ')}`);
+  }
+  for (const [name, spec] of Object.entries(PARAMETERS)) {
+    const value = String(given[name] ?? spec.default).trim();
+    const wrong = spec.check(value);
+    if (wrong) problems.push(`${name}=${JSON.stringify(value)}: ${wrong}`);
+    result[name] = value;
+  }
+  if (problems.length > 0) {
+    throw new Error(`lambda-runner: bad deploy parameters:\n  - ${problems.join('\n  - ')}`);
+  }
+  return result;
+}
+
+/**
+ * Unreserved concurrency must stay >= 100 in the account (Lambda refuses reservations that
+ * would take it lower), so all reservations together fit under the quota minus 100.
+ * @param {number[]} reservations @param {number} accountConcurrency
+ */
+function checkConcurrencyHeadroom(reservations, accountConcurrency) {
+  const total = reservations.reduce((sum, value) => sum + value, 0);
+  if (total > accountConcurrency - 100) {
+    throw new Error(
+      `lambda-runner: bad deploy parameters:\n  - reservedConcurrency: the stack reserves ${total} ` +
+        `but accountConcurrency=${accountConcurrency} leaves room for ${accountConcurrency - 100} ` +
+        '(Lambda keeps 100 unreserved); lower reservedConcurrency or raise the quota',
+    );
+  }
+}
+
+module.exports = {
+  PARAMETERS,
+  LOG_RETENTION_DAYS,
+  commandLineParams,
+  resolveParameters,
+  checkConcurrencyHeadroom,
+  splitList,
+};
