@@ -1,6 +1,6 @@
 import type { ApplicationFunction, Probot } from 'probot';
 import { loadWebhookConfig, type WebhookConfig } from './src/config';
-import { createLocalDispatch, type Dispatch } from './src/dispatch';
+import type { Dispatch } from './src/dispatch';
 import type { Metrics } from './src/metrics';
 import { handleDelivery, type DeliveryOutcome, type Delivery } from './src/handle-delivery';
 
@@ -36,10 +36,10 @@ export function createApp(options: AppOptions = {}): ApplicationFunction {
 }
 
 function defaultLocalDispatch(app: Probot): Dispatch {
-  // Loaded only in local mode, so the webhook bundle does not carry the runner executor.
+  // Loaded only in local mode, so the webhook bundle carries neither the broker nor the runner.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createLocalRunner } = require('./runner/local') as typeof import('./runner/local');
-  return createLocalDispatch({ run: createLocalRunner(app.log), log: app.log });
+  const { createLocalDispatch } = require('./src/local-mode') as typeof import('./src/local-mode');
+  return createLocalDispatch({ log: app.log });
 }
 
 export default createApp();

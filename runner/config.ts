@@ -1,43 +1,35 @@
 import { ConfigError } from '../src/errors';
-import { createEnvReader, isLambda, type Env, type EnvReader } from '../src/env';
-import { SecretSource } from '../src/secret-source';
+import { createEnvReader, isLambda, type Env } from '../src/env';
 
 export interface RunnerConfig {
-  /** App id and private key: direct values, or a Secrets Manager JSON `{"appId","privateKey"}`. */
-  readonly appCredentials:
-    { readonly appId: string; readonly privateKey: SecretSource } | { readonly json: SecretSource };
-  /** REST API base: api.github.com, or `<proto>://<GHE_HOST>/api/v3` for GitHub Enterprise Server. */
-  readonly apiBaseUrl: string;
-  /** Where runners register: `https://github.com`, or the GHES web URL. */
-  readonly webBaseUrl: string;
-  readonly scope: 'repo' | 'org';
-  readonly group: string;
-  readonly registration: 'jit' | 'token';
   readonly layout: 'link' | 'copy';
   readonly sourceDir: string;
   readonly workRoot: string;
   readonly idleTimeoutMs: number;
   readonly deadlineMarginMs: number;
   readonly stopGraceMs: number;
-  /** True inside Lambda: the container is ours alone, so every stray process and all of the work root go. */
+  /**
+   * True inside Lambda: the sandbox is ours alone, so every process not there at init and all
+   * of the work root go, and a sandbox that cannot be made clean is discarded.
+   */
   readonly ownsContainer: boolean;
+  /** Below this much free space in the work root after the wipe, the sandbox is tainted. */
+  readonly minFreeBytes: number;
   readonly logLevel: string;
-  /** When set, jobs get this role's credentials instead of the function's own. */
-  readonly jobRoleArn?: string;
 }
 
+/** What the clean-up after a stopped listener may take, inside the deadline margin. */
+export const CLEANUP_RESERVE_MS = 5000;
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
 /**
- * Parses and validates the runner side's environment once per container; reports every
- * problem in one {@link ConfigError}. Secrets are held as masked sources, never as strings.
+ * Parses and validates the runner side's environment once per sandbox; reports every problem
+ * in one {@link ConfigError}. The runner holds no secret: there is none to read.
  */
 export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
   const read = createEnvReader(env);
   const config: RunnerConfig = {
-    appCredentials: appCredentials(read),
-    ...gitHubUrls(read),
-    scope: read.oneOf('RUNNER_SCOPE', ['repo', 'org'], 'repo'),
-    group: read.text('RUNNER_GROUP', 'Default'),
-    registration: read.oneOf('RUNNER_REGISTRATION', ['jit', 'token'], 'jit'),
     layout: read.oneOf('RUNNER_LAYOUT', ['link', 'copy'], 'link'),
     sourceDir: read.text('RUNNER_SOURCE_DIR', '/opt/actions-runner'),
     workRoot: read.text('RUNNER_WORK_ROOT', '/tmp'),
@@ -45,28 +37,16 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
     deadlineMarginMs: read.int('RUNNER_DEADLINE_MARGIN_SECONDS', 60) * 1000,
     stopGraceMs: read.int('RUNNER_STOP_GRACE_SECONDS', 10) * 1000,
     ownsContainer: read.bool('RUNNER_OWNS_CONTAINER', isLambda(env)),
-    logLevel: read.text('LOG_LEVEL', 'info'),
-    jobRoleArn: read.string('JOB_ROLE_ARN'),
+    minFreeBytes: read.int('RUNNER_MIN_FREE_MB', 256) * 1024 * 1024,
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
+  // The stop (SIGTERM, grace, SIGKILL) and the clean-up after it must end before Lambda's own
+  // deadline, or the sandbox is frozen mid-clean-up with the job's processes still in it.
+  if (config.stopGraceMs + CLEANUP_RESERVE_MS > config.deadlineMarginMs) {
+    read.problems.push(
+      `RUNNER_STOP_GRACE_SECONDS (${config.stopGraceMs / 1000}) plus ${CLEANUP_RESERVE_MS / 1000} s of clean-up must fit in RUNNER_DEADLINE_MARGIN_SECONDS (${config.deadlineMarginMs / 1000})`,
+    );
+  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);
-}
-
-function appCredentials(read: EnvReader): RunnerConfig['appCredentials'] {
-  const secretId = read.string('GITHUB_APP_SECRET_ARN');
-  if (secretId) return { json: SecretSource.fromSecretsManager(secretId) };
-  const appId = read.text('APP_ID', '');
-  const privateKey = read.text('PRIVATE_KEY', '');
-  if (!appId || !privateKey) {
-    read.problems.push('APP_ID and PRIVATE_KEY, or GITHUB_APP_SECRET_ARN, are required');
-  }
-  return { appId, privateKey: SecretSource.fromValue(privateKey) };
-}
-
-/** github.com, or GitHub Enterprise Server at `GHE_HOST` (Probot's variable names). */
-function gitHubUrls(read: EnvReader): Pick<RunnerConfig, 'apiBaseUrl' | 'webBaseUrl'> {
-  const host = read.string('GHE_HOST');
-  const protocol = read.oneOf('GHE_PROTOCOL', ['https', 'http'], 'https');
-  if (!host) return { apiBaseUrl: 'https://api.github.com', webBaseUrl: 'https://github.com' };
-  return { apiBaseUrl: `${protocol}://${host}/api/v3`, webBaseUrl: `${protocol}://${host}` };
 }

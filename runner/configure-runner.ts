@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { GitHubCallError } from './errors';
+import { LambdaRunnerError } from '../src/errors';
 
 export interface ConfigureOptions {
   readonly root: string;
@@ -38,7 +38,9 @@ export async function configureRunner(options: ConfigureOptions): Promise<number
       code,
     } = error as { stdout?: string; stderr?: string; code?: unknown };
     const output = `${stdout}\n${stderr}`.split(options.token).join('***').trim();
-    throw new GitHubCallError(`lambda-runner: config.sh failed (exit ${String(code)}): ${output}`);
+    throw new LambdaRunnerError(
+      `lambda-runner: config.sh failed (exit ${String(code)}): ${output}`,
+    );
   }
   return readRunnerId(options.root);
 }

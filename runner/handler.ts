@@ -1,22 +1,21 @@
 import pino, { type Logger } from 'pino';
-import { createAwsClients, type AwsClients } from '../src/aws-clients';
 import type { Env } from '../src/env';
 import { LambdaRunnerError } from '../src/errors';
 import { createMetrics, type Metrics } from '../src/metrics';
-import { parseRunnerRequest } from '../src/runner-request';
-import { createRunner } from './create-runner';
-import type { RunnerResult } from './run-job';
+import { loadRunnerConfig, type RunnerConfig } from './config';
+import { runJob, type RunnerResult } from './run-job';
+import { parseRunnerPayload } from './runner-payload';
+import { createSandbox, type Sandbox } from './sandbox';
 
 export interface RunnerHandlerOptions {
   readonly env?: Env;
-  readonly clients?: Pick<AwsClients, 'secretsManager' | 'sts'>;
   readonly log?: Logger;
-  readonly deadlineMarginMs?: number;
-  readonly retryAfterBaseValue?: number;
   readonly metrics?: Metrics;
+  /** How a tainted sandbox is discarded: the runtime process exits (Lambda then replaces it). */
+  readonly exit?: (code: number) => void;
 }
 
-/** A runner invocation that ended in failure: Lambda records an error, alarms and the DLQ see it. */
+/** A runner invocation that ended in failure: Lambda records an error, and the broker settles it. */
 export class RunnerFailedError extends LambdaRunnerError {
   constructor(readonly result: RunnerResult) {
     super(
@@ -26,32 +25,42 @@ export class RunnerFailedError extends LambdaRunnerError {
 }
 
 /**
- * Builds the runner Lambda handler: validates the request the webhook sent, serves the job
- * before `remaining time - RUNNER_DEADLINE_MARGIN_SECONDS`, and returns the result. A failed
- * runner throws (after its clean-up) so the failure is visible in Lambda's metrics.
+ * Builds the runner Lambda handler. At init it records what belongs in the sandbox; each
+ * invocation validates the payload the broker sent, serves the job before `remaining time -
+ * RUNNER_DEADLINE_MARGIN_SECONDS`, and returns the result. A failed runner throws, so Lambda's
+ * metrics see it; a sandbox that could not be made clean ends the runtime process, so Lambda
+ * discards it and the broker, seeing the job still queued, dispatches it elsewhere.
  */
 export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
   const env = options.env ?? process.env;
-  const log = options.log ?? pino({ level: env.LOG_LEVEL?.trim() || 'info' });
-  // A failed runner ends its invocation with an error, so Lambda's Errors metric, the alarm and
-  // the dead-letter queue see it. `RUNNER_FAIL_INVOCATION=false` returns the result instead.
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  // Started now, during init: the processes alive at this point are the ones that belong.
+  const ready: Promise<{ config: RunnerConfig; sandbox: Sandbox; log: Logger }> = Promise.resolve()
+    .then(() => loadRunnerConfig(env))
+    .then(async (config) => ({
+      config,
+      sandbox: await createSandbox(config),
+      log: options.log ?? pino({ level: config.logLevel }),
+    }));
+  ready.catch(() => undefined); // reported by the first invocation
   const failAsError = env.RUNNER_FAIL_INVOCATION?.trim() !== 'false';
-  let run: ReturnType<typeof createRunner> | undefined;
+  let metrics: Metrics | undefined = options.metrics;
   return async (
     event: unknown,
     context: { getRemainingTimeInMillis(): number },
   ): Promise<RunnerResult> => {
-    const request = parseRunnerRequest(event);
-    run ??= createRunner({
-      metrics: options.metrics ?? createMetrics('runner'),
-      env,
-      clients: options.clients ?? createAwsClients(),
-      log,
-      retryAfterBaseValue: options.retryAfterBaseValue,
-    });
-    const margin =
-      options.deadlineMarginMs ?? Number(env.RUNNER_DEADLINE_MARGIN_SECONDS ?? 60) * 1000;
-    const result = await run(request, Date.now() + context.getRemainingTimeInMillis() - margin);
+    const { config, sandbox, log } = await ready;
+    const payload = parseRunnerPayload(event);
+    metrics ??= createMetrics('runner');
+    const deadline = Date.now() + context.getRemainingTimeInMillis() - config.deadlineMarginMs;
+    const result = await runJob(payload, deadline, { config, sandbox, log, env, metrics });
+    if ((result.outcome === 'sandbox-tainted' || result.tainted) && config.ownsContainer) {
+      log.fatal(
+        { runnerName: result.runnerName, tainted: result.tainted ?? result.error },
+        'sandbox discarded',
+      );
+      exit(1);
+    }
     if (result.outcome === 'failed' && failAsError) throw new RunnerFailedError(result);
     return result;
   };

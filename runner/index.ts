@@ -1,4 +1,4 @@
 import { createRunnerHandler } from './handler';
 
-/** The runner Lambda (container image); the webhook invokes it asynchronously, one job per event. */
+/** The runner Lambda (container image); the broker invokes it asynchronously, one job per event. */
 export const handler = createRunnerHandler();

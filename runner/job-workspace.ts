@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The directories one job uses; all of them live under `dir`, removed when the job ends. */
@@ -33,23 +33,4 @@ export async function createWorkspace(workspace: JobWorkspace): Promise<void> {
       mkdir(dir, { recursive: true }),
     ),
   );
-}
-
-/**
- * Removes the job's directories; with `everything`, every entry of the work root too (inside
- * Lambda `/tmp` is this container's alone, and a job may have written anywhere in it).
- * Returns what could not be removed, so the caller can log it.
- */
-export async function wipeWorkspace(
-  workspace: JobWorkspace,
-  workRoot: string,
-  everything: boolean,
-): Promise<string[]> {
-  const targets = everything
-    ? (await readdir(workRoot).catch(() => [])).map((name) => path.join(workRoot, name))
-    : [workspace.dir];
-  const results = await Promise.allSettled(
-    targets.map((target) => rm(target, { recursive: true, force: true, maxRetries: 3 })),
-  );
-  return targets.filter((_target, index) => results[index]?.status === 'rejected');
 }

@@ -56,14 +56,23 @@ export function runListener(options: ListenerOptions): Promise<ListenerRun> {
     signalGroup(child.pid, 'SIGTERM');
     timers.push(setTimeout(() => signalGroup(child.pid, 'SIGKILL'), options.stopGraceMs));
   };
+  let exited = false;
   const watchLine = (line: string) => {
     options.onLine(line);
+    // Past the drain window, lines come from whatever else holds the pipes (a job's process):
+    // they are logged, never believed.
+    if (exited) return;
     if (LISTENING.test(line)) state.listeningAt ??= now();
     if (RUNNING.test(line)) {
       state.jobStartedAt ??= now();
       clearTimeout(idleTimer);
     }
-    const completed = COMPLETED.exec(line);
+    // Only the first completion line counts: a job that failed cannot print its way to success.
+    // It must follow "Running job": the listener prints none before it has a job.
+    const completed =
+      state.jobResult === undefined && state.jobStartedAt !== undefined
+        ? COMPLETED.exec(line)
+        : null;
     if (completed) {
       state.jobResult = completed[1];
       state.jobEndedAt = now();
@@ -94,6 +103,7 @@ export function runListener(options: ListenerOptions): Promise<ListenerRun> {
     // Give the last lines a moment to drain, then stop reading.
     child.on('exit', (exitCode, signal) => {
       const drained = setTimeout(() => {
+        exited = true;
         child.stdout.destroy();
         child.stderr.destroy();
         settle(exitCode, signal);

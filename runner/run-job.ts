@@ -3,21 +3,16 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Env } from '../src/env';
 import { recordRunner, type Metrics, type RunnerFigures } from '../src/metrics';
-import type { RunnerRequest } from '../src/runner-request';
-import { cleanUp } from './clean-up';
 import type { RunnerConfig } from './config';
-import { DuplicateRunnerError } from './errors';
-import type { GitHubClient } from './github-client';
-import type { JobContext, Registration } from './job-context';
+import { configureRunner } from './configure-runner';
 import { jobEnvironment } from './job-environment';
-import { jobWorkspace, type JobWorkspace } from './job-workspace';
+import { createWorkspace, jobWorkspace, type JobWorkspace } from './job-workspace';
 import { runListener, type ListenerRun } from './listener';
-import { readJobStatus } from './registration';
-import { registerRunner } from './register-runner';
-import { uptimeSeconds } from './sweep-processes';
+import { prepareRunnerRoot } from './runner-layout';
+import type { RunnerPayload } from './runner-payload';
+import type { Sandbox } from './sandbox';
 
-export type RunnerOutcome =
-  'completed' | 'idle' | 'deadline' | 'not-queued' | 'duplicate' | 'failed';
+export type RunnerOutcome = 'completed' | 'idle' | 'deadline' | 'failed' | 'sandbox-tainted';
 
 export interface RunnerResult {
   readonly runnerName: string;
@@ -26,8 +21,9 @@ export interface RunnerResult {
   readonly exitCode: number | null;
   readonly jobResult?: string;
   readonly error?: string;
-  readonly registrationDeleted: boolean;
   readonly processesKilled: number;
+  /** Set when the sandbox could not be made clean after the job: it must be discarded. */
+  readonly tainted?: string;
   readonly timings: {
     toListeningMs?: number;
     toJobMs?: number;
@@ -38,81 +34,75 @@ export interface RunnerResult {
 
 export interface RunJobDeps {
   readonly config: RunnerConfig;
-  readonly github: (installationId: number) => GitHubClient;
+  readonly sandbox: Sandbox;
   readonly log: Logger;
   readonly env?: Env;
-  /** Credentials for the job in place of the function's own (the job role), if any. */
-  readonly jobCredentials?: (sessionName: string) => Promise<Record<string, string>>;
   /** Where the runner's outcome and timings are counted (CloudWatch EMF). */
   readonly metrics?: Metrics;
-  /** The last `x-ratelimit-remaining` GitHub answered. */
-  readonly rateLimit?: () => number | undefined;
-  /** Runner group ids by org, looked up once per container. */
-  readonly groupIds?: Map<string, number>;
 }
 
-/** The runner's name on GitHub: one per job and attempt, so a second start for a job gets 409. */
-export function runnerName(request: Pick<RunnerRequest, 'jobId' | 'runAttempt'>): string {
-  return `lambda-${request.jobId}-${request.runAttempt}`;
-}
+type Attempt = Omit<RunnerResult, 'runnerName' | 'registration' | 'timings' | 'processesKilled'> & {
+  run?: ListenerRun;
+};
 
 /**
- * Serves one job with one ephemeral runner: checks the job still waits, registers the runner
- * (JIT config or registration token) while laying out its root, runs the listener until the job
- * ends, the idle timeout or the deadline, and then, whatever happened, deletes a registration
- * the runner did not consume, kills what the job left running and wipes its files.
+ * Serves one job with the one-use credential the broker sent: makes the sandbox clean, lays
+ * out the runner root, runs the listener until the job ends, the idle timeout or the deadline,
+ * and makes the sandbox clean again. The runner talks to no GitHub API and holds no secret:
+ * registrations are the broker's to create and delete.
  */
 export async function runJob(
-  request: RunnerRequest,
+  payload: RunnerPayload,
   deadline: number,
   deps: RunJobDeps,
 ): Promise<RunnerResult> {
   const started = Date.now();
-  const name = runnerName(request);
   const log = deps.log.child({
-    deliveryId: request.deliveryId,
-    repository: `${request.owner}/${request.repo}`,
-    jobId: request.jobId,
-    runId: request.runId,
-    attempt: request.runAttempt,
-    runnerName: name,
-    profile: request.profile,
+    deliveryId: payload.deliveryId,
+    repository: `${payload.owner}/${payload.repo}`,
+    jobId: payload.jobId,
+    runId: payload.runId,
+    attempt: payload.runAttempt,
+    runnerName: payload.runnerName,
+    profile: payload.profile,
   });
-  const attempt = await serve(request, deadline, { ...deps, log, name });
+  const tag = randomUUID();
+  const workspace = jobWorkspace(deps.config.workRoot, payload.runnerName, tag.slice(0, 8));
+  const before = await deps.sandbox.clean({ tag });
+  const attempt: Attempt = before.tainted
+    ? { outcome: 'sandbox-tainted', exitCode: null, error: before.tainted }
+    : await serve(payload, deadline, { ...deps, log, tag, workspace });
+  const after = before.tainted ? before : await deps.sandbox.clean({ tag, jobDir: workspace.dir });
+  const { run, ...rest } = attempt;
   const result: RunnerResult = {
-    runnerName: name,
-    registration: deps.config.registration,
-    registrationDeleted: false,
-    processesKilled: 0,
-    ...attempt,
-    timings: timings(started, attempt.run),
+    runnerName: payload.runnerName,
+    registration: 'jitConfig' in payload.credential ? 'jit' : 'token',
+    processesKilled: before.processesKilled + (before.tainted ? 0 : after.processesKilled),
+    ...rest,
+    ...(after.tainted ? { tainted: after.tainted } : {}),
+    timings: timings(started, run),
   };
-  log.info(
+  const level = result.outcome === 'failed' || result.tainted ? 'error' : 'info';
+  log[level](
     {
       outcome: result.outcome,
       exitCode: result.exitCode,
       jobResult: result.jobResult,
       error: result.error,
-      registrationDeleted: result.registrationDeleted,
       processesKilled: result.processesKilled,
+      tainted: result.tainted,
       timings: result.timings,
     },
     `runner ${result.outcome}`,
   );
-  recordRunner(deps.metrics, runnerFigures(request, result, started, deps.rateLimit?.()));
+  recordRunner(deps.metrics, runnerFigures(payload, result, started));
   return result;
 }
 
-type Attempt = Omit<
-  RunnerResult,
-  'runnerName' | 'registration' | 'timings' | 'registrationDeleted' | 'processesKilled'
-> &
-  Partial<Pick<RunnerResult, 'registrationDeleted' | 'processesKilled'>> & { run?: ListenerRun };
-
 async function serve(
-  request: RunnerRequest,
+  payload: RunnerPayload,
   deadline: number,
-  deps: RunJobDeps & { name: string },
+  deps: RunJobDeps & { tag: string; workspace: JobWorkspace },
 ): Promise<Attempt> {
   if (deadline <= Date.now())
     return {
@@ -120,62 +110,67 @@ async function serve(
       exitCode: null,
       error: 'no time left before the Lambda deadline',
     };
-  const client = deps.github(request.installationId);
-  const status = await readJobStatus(client, request);
-  if (status === undefined) deps.log.warn('job status unknown; starting a runner anyway');
-  else if (status !== 'queued')
-    return { outcome: 'not-queued', exitCode: null, error: `job is ${status}` };
-
-  const { config } = deps;
-  const ids = invocationIds(config.workRoot, deps.name);
-  const context: JobContext = {
-    ...deps,
-    ...ids,
-    client,
-    target: { scope: request.scope ?? config.scope, owner: request.owner, repo: request.repo },
-    sweepSince: config.ownsContainer ? await uptimeSeconds() : undefined,
-    env: jobEnvironment(deps.env ?? process.env, ids.workspace, ids.tag),
-  };
-  const held: { registration?: Registration } = {};
-  const run = await registerAndListen(request, deadline, context, held).catch(
-    (error: unknown) => error as Error,
-  );
-  const cleanup = await cleanUp(context, held.registration, run instanceof Error ? undefined : run);
-  return { ...cleanup, ...describe(run, deps.log) };
+  const env = jobEnvironment(deps.env ?? process.env, deps.workspace, deps.tag);
+  try {
+    await Promise.all([
+      prepareRunnerRoot(deps.config.sourceDir, deps.workspace.root, deps.config.layout),
+      createWorkspace(deps.workspace),
+    ]);
+    const args = await listenerArgs(payload, deps.workspace, env);
+    const run = await listen(args, deadline, { ...deps, env });
+    if (run.outcome === 'deadline')
+      deps.log.error('the job hit the Lambda time limit and was stopped');
+    return { outcome: run.outcome, exitCode: run.exitCode, jobResult: run.jobResult, run };
+  } catch (error) {
+    return { outcome: 'failed', exitCode: null, error: (error as Error).message };
+  }
 }
 
-/**
- * Registers the runner and runs its listener. The job role's credentials are only needed by the
- * listener, so the role is assumed while GitHub registers the runner and the root is laid out.
- */
-async function registerAndListen(
-  request: RunnerRequest,
+/** JIT: the config goes to `run`. Token mode: `config.sh` registers first, then a plain `run`. */
+async function listenerArgs(
+  payload: RunnerPayload,
+  workspace: JobWorkspace,
+  env: NodeJS.ProcessEnv,
+): Promise<string[]> {
+  const { credential } = payload;
+  if ('jitConfig' in credential) return ['run', '--jitconfig', credential.jitConfig];
+  await configureRunner({
+    root: workspace.root,
+    url: credential.url,
+    token: credential.token,
+    name: payload.runnerName,
+    labels: payload.labels,
+    group: credential.group,
+    env,
+    timeoutMs: 60_000,
+  });
+  return ['run'];
+}
+
+function listen(
+  args: string[],
   deadline: number,
-  context: JobContext,
-  held: { registration?: Registration },
+  deps: RunJobDeps & { workspace: JobWorkspace; env: NodeJS.ProcessEnv },
 ): Promise<ListenerRun> {
-  const credentials = context.jobCredentials?.(context.name);
-  credentials?.catch(() => undefined); // awaited below, once the runner is registered
-  const registration = await registerRunner(request, context, held);
-  const env = { ...context.env, ...(await credentials) };
-  return listen(registration, deadline, { ...context, env });
-}
-
-function describe(run: ListenerRun | Error, log: Logger): Attempt {
-  if (run instanceof DuplicateRunnerError)
-    return { outcome: 'duplicate', exitCode: null, error: run.message };
-  if (run instanceof Error) return { outcome: 'failed', exitCode: null, error: run.message };
-  if (run.outcome === 'deadline') log.error('the job hit the Lambda time limit and was stopped');
-  return { outcome: run.outcome, exitCode: run.exitCode, jobResult: run.jobResult, run };
+  const { config, workspace, log } = deps;
+  return runListener({
+    executable: path.join(workspace.root, 'bin', 'Runner.Listener'),
+    args,
+    cwd: workspace.root,
+    env: deps.env,
+    idleTimeoutMs: config.idleTimeoutMs,
+    deadline,
+    stopGraceMs: config.stopGraceMs,
+    onLine: (line) => log.info({ line }, 'listener'),
+  });
 }
 
 function runnerFigures(
-  request: RunnerRequest,
+  payload: RunnerPayload,
   result: RunnerResult,
   started: number,
-  rateLimitRemaining?: number,
 ): RunnerFigures {
-  const created = request.jobCreatedAt ? Date.parse(request.jobCreatedAt) : NaN;
+  const created = payload.jobCreatedAt ? Date.parse(payload.jobCreatedAt) : NaN;
   const since = (offset?: number) =>
     offset === undefined ? undefined : started + offset - created;
   return {
@@ -184,38 +179,13 @@ function runnerFigures(
     sinceCreatedToListeningMs: since(result.timings.toListeningMs),
     sinceCreatedToJobMs: since(result.timings.toJobMs),
     jobDurationMs: result.timings.jobDurationMs,
-    rateLimitRemaining,
     metadata: {
-      jobId: request.jobId,
+      jobId: payload.jobId,
       runnerName: result.runnerName,
-      deliveryId: request.deliveryId,
-      profile: request.profile,
+      deliveryId: payload.deliveryId,
+      profile: payload.profile,
     },
   };
-}
-
-function invocationIds(workRoot: string, name: string): { workspace: JobWorkspace; tag: string } {
-  const tag = randomUUID();
-  return { workspace: jobWorkspace(workRoot, name, tag.slice(0, 8)), tag };
-}
-
-function listen(
-  registration: Registration,
-  deadline: number,
-  context: JobContext,
-): Promise<ListenerRun> {
-  const { config, workspace, log } = context;
-  log.info({ runnerId: registration.runnerId }, 'runner registered');
-  return runListener({
-    executable: path.join(workspace.root, 'bin', 'Runner.Listener'),
-    args: registration.args,
-    cwd: workspace.root,
-    env: context.env,
-    idleTimeoutMs: config.idleTimeoutMs,
-    deadline,
-    stopGraceMs: config.stopGraceMs,
-    onLine: (line) => log.info({ line }, 'listener'),
-  });
 }
 
 function timings(started: number, run?: ListenerRun): RunnerResult['timings'] {

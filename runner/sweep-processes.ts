@@ -1,77 +1,107 @@
 import { readdir, readFile } from 'node:fs/promises';
 
+/** A process as /proc shows it: its pid and start time (ticks since boot), so a reused pid is not it. */
+export type ProcessMark = `${number}@${number}`;
+
 export interface SweepOptions {
-  /** The marker put in the job's environment (`LAMBDA_RUNNER_JOB=<tag>`); children inherit it. */
-  readonly tag: string;
   /**
-   * Inside Lambda the container runs one job at a time, so any process born after `since`
-   * (seconds of uptime) that is not this process or its ancestor is the job's, even one that
-   * cleared its environment. Processes from before (the runtime, extensions) are never touched.
+   * The processes that belong to the sandbox, recorded at init (the runtime, this handler,
+   * extensions). When given, every other process goes, whatever it did to its environment,
+   * session or process group.
    */
-  readonly since?: number;
+  readonly keep?: ReadonlySet<ProcessMark>;
+  /** Without `keep` (local mode, a shared host): only processes carrying `LAMBDA_RUNNER_JOB=<tag>`. */
+  readonly tag?: string;
   readonly procDir?: string;
+  /** Sweeps before giving up on processes that keep coming back. */
+  readonly maxPasses?: number;
+}
+
+export interface SweepResult {
+  readonly killed: number;
+  /** Processes still alive after every pass: the sandbox is not clean. */
+  readonly survivors: readonly number[];
+}
+
+/** The marks of every process alive now: what the sandbox holds at init. */
+export async function processMarks(procDir = '/proc'): Promise<Set<ProcessMark>> {
+  const marks = await Promise.all(
+    (await listPids(procDir)).map(async (pid) => {
+      const fields = await statFields(procDir, pid);
+      return fields && (`${pid}@${fields.startTicks}` as ProcessMark);
+    }),
+  );
+  return new Set(marks.filter((mark): mark is ProcessMark => mark !== undefined));
 }
 
 /**
- * Kills every process the job left behind, including daemons that double-forked out of the
- * listener's process group. Stops them all before killing so a forking process cannot outrun
- * the sweep. Returns how many processes were killed.
+ * Kills every process that does not belong: in each pass, stops (SIGSTOP) every one found,
+ * looks again until a look finds none still running (a process that forks a new pid to dodge
+ * the sweep is stopped in its new guise), then kills them all. Passes repeat until one finds
+ * nothing, so nothing the job started, double-forked or not, outlives the sweep.
  */
-export async function sweepProcesses(options: SweepOptions): Promise<number> {
+export async function sweepProcesses(options: SweepOptions): Promise<SweepResult> {
   const procDir = options.procDir ?? '/proc';
   const spared = await ancestry(procDir);
   let killed = 0;
-  for (let round = 0; round < 5; round += 1) {
-    const victims = await findJobProcesses(procDir, spared, options);
-    if (victims.length === 0) break;
-    victims.forEach((pid) => send(pid, 'SIGSTOP'));
-    victims.forEach((pid) => send(pid, 'SIGKILL'));
-    killed += victims.length;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let pass = 0; pass < (options.maxPasses ?? 50); pass += 1) {
+    const stopped = await stopAll(procDir, spared, options);
+    if (stopped.size === 0) return { killed, survivors: [] };
+    stopped.forEach((pid) => send(pid, 'SIGKILL'));
+    killed += stopped.size;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return killed;
+  return { killed, survivors: await findVictims(procDir, spared, options) };
 }
 
-/** Seconds since boot, the clock /proc start times use. */
-export async function uptimeSeconds(procDir = '/proc'): Promise<number> {
-  return Number((await readFile(`${procDir}/uptime`, 'utf8')).split(' ')[0]);
+/** Stops every victim, looking again until no look finds a new one; returns all it stopped. */
+async function stopAll(procDir: string, spared: Set<number>, options: SweepOptions) {
+  const stopped = new Set<number>();
+  for (let look = 0; look < 100; look += 1) {
+    const fresh = (await findVictims(procDir, spared, options)).filter((pid) => !stopped.has(pid));
+    if (fresh.length === 0) break;
+    fresh.forEach((pid) => {
+      send(pid, 'SIGSTOP');
+      stopped.add(pid);
+    });
+  }
+  return stopped;
 }
 
-async function findJobProcesses(
+async function findVictims(
   procDir: string,
   spared: Set<number>,
   options: SweepOptions,
 ): Promise<number[]> {
-  const marker = `LAMBDA_RUNNER_JOB=${options.tag}`;
-  const pids = (await readdir(procDir)).filter((name) => /^\d+$/.test(name)).map(Number);
+  const marker = options.tag ? `LAMBDA_RUNNER_JOB=${options.tag}` : undefined;
   const found = await Promise.all(
-    pids
+    (await listPids(procDir))
       .filter((pid) => !spared.has(pid))
       .map(async (pid) => {
-        if ((await statFields(procDir, pid))?.state === 'Z') return undefined; // dead, not yet reaped
+        const fields = await statFields(procDir, pid);
+        if (!fields || fields.state === 'Z') return undefined; // gone, or dead and not yet reaped
+        if (options.keep) return options.keep.has(`${pid}@${fields.startTicks}`) ? undefined : pid;
+        if (!marker) return undefined;
         const environ = await readFile(`${procDir}/${pid}/environ`, 'utf8').catch(() => '');
-        if (environ.split('\0').includes(marker)) return pid;
-        if (options.since === undefined) return undefined;
-        const started = await startSeconds(procDir, pid);
-        return started !== undefined && started >= options.since ? pid : undefined;
+        return environ.split('\0').includes(marker) ? pid : undefined;
       }),
   );
   return found.filter((pid): pid is number => pid !== undefined);
 }
 
+async function listPids(procDir: string): Promise<number[]> {
+  return (await readdir(procDir)).filter((name) => /^\d+$/.test(name)).map(Number);
+}
+
+/** This process and its ancestors: never signalled. */
 async function ancestry(procDir: string): Promise<Set<number>> {
-  const spared = new Set<number>([0, 1]);
+  const spared = new Set<number>([0]);
   let pid: number | undefined = process.pid;
   while (pid && !spared.has(pid)) {
     spared.add(pid);
     pid = (await statFields(procDir, pid))?.ppid;
   }
   return spared;
-}
-
-async function startSeconds(procDir: string, pid: number): Promise<number | undefined> {
-  const fields = await statFields(procDir, pid);
-  return fields && fields.startTicks / 100; // USER_HZ is 100 on Linux
 }
 
 async function statFields(procDir: string, pid: number) {

@@ -15,6 +15,8 @@ export interface RoutingConfig {
 export interface WebhookConfig extends RoutingConfig {
   readonly webhookSecret: SecretSource;
   readonly dispatch: 'lambda' | 'local';
+  /** The broker the webhook hands each queued job to (dispatch `lambda`). */
+  readonly brokerFunctionName?: string;
   readonly logLevel: string;
 }
 
@@ -39,8 +41,9 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
   checkDispatch(dispatch, env, read.problems);
   const config: WebhookConfig = {
     webhookSecret: webhookSecret ?? SecretSource.fromValue(''),
-    ...routing(read, dispatch),
+    ...routing(read),
     dispatch,
+    brokerFunctionName: read.string('BROKER_FUNCTION_NAME'),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -53,15 +56,15 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
  */
 export function loadRoutingConfig(env: Env = process.env): RoutingConfig {
   const read = createEnvReader(env);
-  const config = routing(read, 'local');
+  const config = routing(read);
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);
 }
 
-function routing(read: EnvReader, dispatch: string): RoutingConfig {
+function routing(read: EnvReader): RoutingConfig {
   return {
     requiredLabel: read.text('REQUIRED_LABEL', 'lambda-runner').toLowerCase(),
-    profiles: loadProfiles(read, dispatch),
+    profiles: loadProfiles(read),
     allowedRepositories: read.list('ALLOWED_REPOSITORIES').map((item) => item.toLowerCase()),
     allowedOwners: read.list('ALLOWED_OWNERS').map((item) => item.toLowerCase()),
     allowPublicRepositories: read.bool('ALLOW_PUBLIC_REPOSITORIES', false),
@@ -74,17 +77,17 @@ function checkDispatch(dispatch: string, env: Env, problems: string[]): void {
       'RUNNER_DISPATCH=local runs runners in-process (npm start); in Lambda use "lambda"',
     );
   }
+  if (dispatch === 'lambda' && !env.BROKER_FUNCTION_NAME?.trim()) {
+    problems.push('BROKER_FUNCTION_NAME is required when RUNNER_DISPATCH=lambda');
+  }
 }
 
-function loadProfiles(read: EnvReader, dispatch: string): RunnerProfile[] {
+/** The webhook routes by labels alone; which function runs a profile is the broker's business. */
+function loadProfiles(read: EnvReader): RunnerProfile[] {
   const json = read.string('RUNNER_PROFILES');
   if (json) return parseProfiles(json, read.problems);
-  const functionName = read.string('RUNNER_FUNCTION_NAME');
-  if (!functionName && dispatch === 'lambda') {
-    read.problems.push(
-      'RUNNER_FUNCTION_NAME (or RUNNER_PROFILES) is required when RUNNER_DISPATCH=lambda',
-    );
-  }
   const labels = read.list('RUNNER_LABELS', DEFAULT_RUNNER_LABELS);
-  return [{ name: 'default', labels, functionName: functionName ?? 'local' }];
+  if (labels.length === 0) read.problems.push('RUNNER_LABELS must list at least one label');
+  const functionName = read.string('RUNNER_FUNCTION_NAME') ?? 'local';
+  return [{ name: 'default', labels, functionName }];
 }

@@ -3,54 +3,69 @@ import type { Logger } from 'pino';
 import { DispatchError } from './errors';
 import type { RunnerProfile } from './profiles';
 import type { RunnerRequest } from './runner-request';
+import { seal } from './seal';
 
-/** Starts a runner for one request; resolves once the start is handed off, not when the job ends. */
+/** Hands one queued job to the broker; resolves once it is handed off, not when the job ends. */
 export type Dispatch = (request: RunnerRequest, profile: RunnerProfile) => Promise<void>;
 
 /**
- * Dispatches by an asynchronous Lambda invoke (`InvocationType: 'Event'`): Lambda queues the
- * event and answers 202 at once, so the webhook answers GitHub well inside its 10 s.
+ * Hands the job to the broker Lambda by an asynchronous invoke (`InvocationType: 'Event'`):
+ * Lambda queues the event and answers 202 at once, so the webhook answers GitHub well inside
+ * its 10 s. The request is sealed with the key derived from the webhook secret, so the broker
+ * can tell it from one a job forged with the runner's role.
  */
-export function createLambdaDispatch({ lambda }: { lambda: Pick<LambdaClient, 'send'> }): Dispatch {
-  return async (request, profile) => {
+export function createLambdaDispatch({
+  lambda,
+  functionName,
+  sealKey,
+}: {
+  lambda: Pick<LambdaClient, 'send'>;
+  functionName: string;
+  sealKey: Buffer;
+}): Dispatch {
+  return async (request) => {
     let status: number | undefined;
     try {
       const output = await lambda.send(
         new InvokeCommand({
-          FunctionName: profile.functionName,
+          FunctionName: functionName,
           InvocationType: 'Event',
-          Payload: Buffer.from(JSON.stringify(request)),
+          Payload: Buffer.from(JSON.stringify(seal(request, sealKey))),
         }),
       );
       status = output.StatusCode;
     } catch (error) {
       throw new DispatchError(
-        `lambda-runner: invoking ${profile.functionName} failed: ${(error as Error).message}`,
+        `lambda-runner: invoking the broker ${functionName} failed: ${(error as Error).message}`,
         { cause: error },
       );
     }
     if (status !== 202) {
-      throw new DispatchError(`lambda-runner: invoking ${profile.functionName} answered ${status}`);
+      throw new DispatchError(
+        `lambda-runner: invoking the broker ${functionName} answered ${status}`,
+      );
     }
   };
 }
 
 /**
- * Dispatches in-process (`npm start`, local mode): the runner executor runs on this host in the
- * background; its outcome is logged when it ends.
+ * Local mode (`npm start`): the broker runs in this process, and so do the runners it starts.
+ * The job's outcome is logged when the broker is done with it.
  */
 export function createLocalDispatch({
-  run,
+  broker,
+  sealKey,
   log,
 }: {
-  run: (request: RunnerRequest) => Promise<unknown>;
+  broker: (event: unknown) => Promise<unknown>;
+  sealKey: Buffer;
   log: Logger;
 }): Dispatch {
   return async (request) => {
     const fields = { deliveryId: request.deliveryId, jobId: request.jobId };
-    run(request).then(
-      (result) => log.info({ ...fields, result }, 'local runner finished'),
-      (error: unknown) => log.error({ ...fields, err: error }, 'local runner failed'),
+    broker(seal(request, sealKey)).then(
+      (result) => log.info({ ...fields, result }, 'local broker finished the dispatch'),
+      (error: unknown) => log.error({ ...fields, err: error }, 'local broker failed'),
     );
   };
 }

@@ -8,6 +8,8 @@ export interface RunnerProfile {
   readonly functionName: string;
   readonly scope?: 'repo' | 'org';
   readonly group?: string;
+  /** What starts its runners (the broker's executor kinds); `lambda` by default. */
+  readonly executor?: string;
 }
 
 /** The default profile's labels: what the runner image carries (shared with deploy/profiles.js). */
@@ -46,13 +48,17 @@ function toProfile(entry: unknown): RunnerProfile | string {
   if (!name) return 'name must be a non-empty string';
   const checks: [boolean, string][] = [
     [isLabelList(fields.labels), 'labels must be a non-empty array of strings'],
-    [isNonEmptyString(fields.functionName), 'functionName must be a non-empty string'],
+    [
+      fields.functionName === undefined || isNonEmptyString(fields.functionName),
+      'functionName must be a non-empty string',
+    ],
     [[undefined, 'repo', 'org'].includes(fields.scope as string), 'scope must be "repo" or "org"'],
     [fields.group === undefined || typeof fields.group === 'string', 'group must be a string'],
+    [fields.executor === undefined || isNonEmptyString(fields.executor), 'executor must be a name'],
   ];
   const problem = checks.find(([ok]) => !ok);
   if (problem) return `profile "${name}": ${problem[1]}`;
-  return fields as unknown as RunnerProfile;
+  return { functionName: 'local', ...fields } as unknown as RunnerProfile;
 }
 
 function isLabelList(value: unknown): value is string[] {

@@ -1,10 +1,14 @@
 import type { RunnerProfile } from './profiles';
 
 /**
- * What the webhook sends the runner function: everything it needs to register one runner for
- * one job. Both sides import this module, so the contract lives in one place.
+ * The dispatch request: what the webhook sends the broker for one queued job, and what the
+ * broker sends itself to dispatch a job again (`dispatch` counts the runners started for it).
+ * It carries no credential; the webhook seals it (see seal.ts) so the broker can trust it.
  */
 export interface RunnerRequest {
+  readonly kind: 'dispatch';
+  /** 1 for the webhook's dispatch; each dispatch again after a failed runner adds one. */
+  readonly dispatch: number;
   readonly installationId: number;
   readonly owner: string;
   readonly repo: string;
@@ -42,6 +46,8 @@ export function buildRunnerRequest(
   // full_name is what the REST paths take; owner.login can differ after a transfer or rename.
   const [owner, repo] = (repository.full_name ?? '').split('/');
   return parseRunnerRequest({
+    kind: 'dispatch',
+    dispatch: 1,
     installationId: installation.id,
     owner,
     repo,
@@ -58,7 +64,7 @@ export function buildRunnerRequest(
   });
 }
 
-/** Validates an untrusted request (the runner's input); throws a TypeError naming every bad field. */
+/** Validates a request's shape; throws a TypeError naming every bad field. */
 export function parseRunnerRequest(input: unknown): RunnerRequest {
   const value = (typeof input === 'object' && input !== null ? input : {}) as Record<
     string,
@@ -73,6 +79,8 @@ export function parseRunnerRequest(input: unknown): RunnerRequest {
 
 function badFields(value: Record<string, unknown>): string[] {
   const checks: Record<string, (field: unknown) => boolean> = {
+    kind: (field) => field === 'dispatch',
+    dispatch: isPositiveInt,
     installationId: isPositiveInt,
     jobId: isPositiveInt,
     runId: isPositiveInt,
@@ -89,10 +97,10 @@ function badFields(value: Record<string, unknown>): string[] {
     .map(([key]) => key);
 }
 
-function isPositiveInt(value: unknown): boolean {
+export function isPositiveInt(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) > 0;
 }
 
-function isText(value: unknown): value is string {
+export function isText(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
 }

@@ -6,6 +6,7 @@ import { createAwsClients, type AwsClients } from './aws-clients';
 import { loadWebhookConfig, type WebhookConfig } from './config';
 import { createLambdaDispatch, type Dispatch } from './dispatch';
 import type { Env } from './env';
+import { deriveSealKey } from './seal';
 import type { DeliveryOutcome } from './handle-delivery';
 import { createMetrics, recordDecision, type Metrics } from './metrics';
 import { answer, answerError, answerOutcome, rootCause, type HttpAnswer } from './webhook-answer';
@@ -155,7 +156,13 @@ async function prepare(
   const probot = new Probot({ secret, githubToken: 'webhook-side-makes-no-github-calls', log });
   const dispatch =
     options.dispatch ??
-    (config.dispatch === 'lambda' ? createLambdaDispatch({ lambda: clients.lambda }) : undefined);
+    (config.dispatch === 'lambda'
+      ? createLambdaDispatch({
+          lambda: clients.lambda,
+          functionName: config.brokerFunctionName ?? '',
+          sealKey: deriveSealKey(secret),
+        })
+      : undefined);
   const app = createApp({ config, dispatch, onOutcome, metrics: options.metrics });
   const receiveJson = createLambdaFunction(app, { probot }) as unknown as Ready['receiveJson'];
   return { probot, receiveJson };

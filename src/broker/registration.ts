@@ -1,4 +1,4 @@
-import type { RunnerRequest } from '../src/runner-request';
+import type { RunnerRequest } from '../runner-request';
 import { DuplicateRunnerError, GitHubCallError } from './errors';
 import type { GitHubClient } from './github-client';
 
@@ -15,24 +15,65 @@ function base({ scope, owner, repo }: RunnerTarget): string {
 }
 
 /**
- * The job's status on GitHub, or `undefined` when it cannot be read: the caller fails open,
- * because a lost status check must not strand a job that needs a runner.
+ * The job's status on GitHub (`queued`, `in_progress`, `completed`, ...). Throws a retryable
+ * {@link GitHubCallError} when it cannot be read: the broker's invocation is retried by Lambda
+ * and then kept in its dead-letter queue, so an unreadable status never strands the job.
  */
 export async function readJobStatus(
   client: GitHubClient,
-  request: RunnerRequest,
-): Promise<string | undefined> {
+  job: Pick<RunnerRequest, 'owner' | 'repo' | 'jobId'>,
+): Promise<string> {
   try {
     const { data } = await client.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}', {
-      owner: request.owner,
-      repo: request.repo,
-      job_id: request.jobId,
-      // A best-effort check: one retry, then go on rather than keep the job waiting.
-      request: { retries: 1 },
+      owner: job.owner,
+      repo: job.repo,
+      job_id: job.jobId,
     });
     return data.status;
-  } catch {
-    return undefined;
+  } catch (error) {
+    throw callError('job status', error);
+  }
+}
+
+/** A registered runner as GitHub shows it, or `undefined` when there is none by that id/name. */
+export interface RunnerState {
+  readonly id: number;
+  readonly name: string;
+  readonly busy: boolean;
+  readonly status: string;
+}
+
+/** The runner with this id, or undefined when GitHub has none (deleted, or gone after its job). */
+export async function getRunner(
+  client: GitHubClient,
+  target: RunnerTarget,
+  runnerId: number,
+): Promise<RunnerState | undefined> {
+  try {
+    const { data } = await client.request(`GET ${base(target)}/actions/runners/{runner_id}`, {
+      runner_id: runnerId,
+    });
+    return data as RunnerState;
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) return undefined;
+    throw callError('get runner', error);
+  }
+}
+
+/** The runner registered under `name` (token mode, where the broker never saw its id). */
+export async function findRunnerByName(
+  client: GitHubClient,
+  target: RunnerTarget,
+  name: string,
+): Promise<RunnerState | undefined> {
+  try {
+    const { data } = await client.request(`GET ${base(target)}/actions/runners`, {
+      name,
+      per_page: 100,
+    });
+    return (data.runners as RunnerState[]).find((runner) => runner.name === name);
+  } catch (error) {
+    throw callError('list runners', error);
   }
 }
 

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { GitHubClient } from './github-client';
 
-/** Runner names lambda-runner gives: `lambda-<jobId>-<attempt>`. */
-export const RUNNER_NAME = /^lambda-\d+-\d+$/;
+/** Runner names lambda-runner gives: `lambda-<jobId>-<attempt>-<dispatch>`. */
+export const RUNNER_NAME = /^lambda-\d+-\d+(-\d+)?$/;
 /** The label that carries when a runner was registered (seconds since the epoch). */
 export const REGISTERED_LABEL = /^lambda-runner-at-(\d+)$/;
 

@@ -1,6 +1,6 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigError } from '../src/errors';
-import type { RunnerConfig } from './config';
+import { ConfigError } from '../errors';
+import type { BrokerConfig } from './config';
 
 export interface AppCredentials {
   readonly appId: string;
@@ -12,7 +12,7 @@ export interface AppCredentials {
  * `{"appId","privateKey"}` (the source caches it, so it is read once per container).
  */
 export async function resolveAppCredentials(
-  source: RunnerConfig['appCredentials'],
+  source: BrokerConfig['appCredentials'],
   secretsManager: Pick<SecretsManagerClient, 'send'>,
 ): Promise<AppCredentials> {
   if (!('json' in source)) {

@@ -1,4 +1,4 @@
-import { LambdaRunnerError } from '../src/errors';
+import { LambdaRunnerError } from '../errors';
 
 /** GitHub already has a runner with this job's name: another invocation is serving the job. */
 export class DuplicateRunnerError extends LambdaRunnerError {}

@@ -1,6 +1,7 @@
 import nock from 'nock';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createJanitorHandler } from '../../runner/janitor-handler';
+import { createBrokerHandler } from '../../src/broker/handler';
 import { captureLog } from '../support/capture-log';
 import { appKeys, verifyAppJwt } from '../support/github-app';
 
@@ -24,18 +25,29 @@ beforeAll(() => nock.disableNetConnect());
 afterAll(() => nock.enableNetConnect());
 beforeEach(() => nock.cleanAll());
 
+/** The broker, driven by the EventBridge event its schedule sends. */
 function janitor(env: Record<string, string> = {}) {
   const captured = captureLog();
-  const handler = createJanitorHandler({
-    env: { APP_ID: '4242', PRIVATE_KEY: appKeys.privateKey, ...env },
-    clients: { secretsManager: new SecretsManagerClient({ region: 'us-east-1' }) },
+  const broker = createBrokerHandler({
+    env: { APP_ID: '4242', PRIVATE_KEY: appKeys.privateKey, WEBHOOK_SECRET: 'w', ...env },
+    clients: {
+      secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
+      lambda: new LambdaClient({ region: 'us-east-1' }),
+    },
     log: captured.log,
     retryAfterBaseValue: 1,
   });
+  const handler = () =>
+    broker({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }) as Promise<{
+      calls: number;
+      examined: number;
+      deleted: string[];
+      truncated: boolean;
+    }>;
   return { handler, ...captured };
 }
 
-describe('the janitor', () => {
+describe("the broker's schedule: orphan registrations", () => {
   it('deletes only stale offline runners of ours, listing installations with the App JWT', async () => {
     const now = Date.now();
     let appAuth = '';

@@ -1,4 +1,0 @@
-import { createJanitorHandler } from './janitor-handler';
-
-/** The janitor Lambda, run on a schedule. */
-export const handler = createJanitorHandler();

@@ -1,0 +1,88 @@
+import { ConfigError } from '../errors';
+import { createEnvReader, isLambda, type Env, type EnvReader } from '../env';
+import { DEFAULT_RUNNER_LABELS, parseProfiles, type RunnerProfile } from '../profiles';
+import { SecretSource } from '../secret-source';
+
+export interface BrokerConfig {
+  /** App id and private key: direct values, or a Secrets Manager JSON `{"appId","privateKey"}`. */
+  readonly appCredentials:
+    { readonly appId: string; readonly privateKey: SecretSource } | { readonly json: SecretSource };
+  /** The seal key is derived from it (seal.ts). */
+  readonly webhookSecret: SecretSource;
+  /** REST API base: api.github.com, or `<proto>://<GHE_HOST>/api/v3` for GitHub Enterprise Server. */
+  readonly apiBaseUrl: string;
+  /** Where runners register: `https://github.com`, or the GHES web URL. */
+  readonly webBaseUrl: string;
+  readonly profiles: readonly RunnerProfile[];
+  readonly scope: 'repo' | 'org';
+  readonly group: string;
+  readonly registration: 'jit' | 'token';
+  /** Runners started for one job attempt at most, the first dispatch included. */
+  readonly maxDispatches: number;
+  /** Offline runners of ours older than this are orphans (longer than any Lambda lives). */
+  readonly janitorGraceMs: number;
+  /** GitHub calls one scheduled run may make. */
+  readonly janitorMaxCalls: number;
+  readonly logLevel: string;
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/**
+ * Parses and validates the broker's environment once per container; reports every problem in
+ * one {@link ConfigError}. Secrets are held as masked sources, never as strings.
+ */
+export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
+  const read = createEnvReader(env);
+  const webhookSecret = SecretSource.from(
+    read.string('WEBHOOK_SECRET'),
+    read.string('WEBHOOK_SECRET_ARN'),
+  );
+  if (!webhookSecret) read.problems.push('WEBHOOK_SECRET or WEBHOOK_SECRET_ARN is required');
+  const config: BrokerConfig = {
+    appCredentials: appCredentials(read),
+    webhookSecret: webhookSecret ?? SecretSource.fromValue(''),
+    ...gitHubUrls(read),
+    profiles: profiles(read, isLambda(env)),
+    scope: read.oneOf('RUNNER_SCOPE', ['repo', 'org'], 'repo'),
+    group: read.text('RUNNER_GROUP', 'Default'),
+    registration: read.oneOf('RUNNER_REGISTRATION', ['jit', 'token'], 'jit'),
+    maxDispatches: read.int('RUNNER_MAX_DISPATCHES', 3, 1),
+    janitorGraceMs: read.int('JANITOR_GRACE_MINUTES', 20, 16) * 60_000,
+    janitorMaxCalls: read.int('JANITOR_MAX_CALLS', 200, 1),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return Object.freeze(config);
+}
+
+function appCredentials(read: EnvReader): BrokerConfig['appCredentials'] {
+  const secretId = read.string('GITHUB_APP_SECRET_ARN');
+  if (secretId) return { json: SecretSource.fromSecretsManager(secretId) };
+  const appId = read.text('APP_ID', '');
+  const privateKey = read.text('PRIVATE_KEY', '');
+  if (!appId || !privateKey) {
+    read.problems.push('APP_ID and PRIVATE_KEY, or GITHUB_APP_SECRET_ARN, are required');
+  }
+  return { appId, privateKey: SecretSource.fromValue(privateKey) };
+}
+
+/** github.com, or GitHub Enterprise Server at `GHE_HOST` (Probot's variable names). */
+function gitHubUrls(read: EnvReader): Pick<BrokerConfig, 'apiBaseUrl' | 'webBaseUrl'> {
+  const host = read.string('GHE_HOST');
+  const protocol = read.oneOf('GHE_PROTOCOL', ['https', 'http'], 'https');
+  if (!host) return { apiBaseUrl: 'https://api.github.com', webBaseUrl: 'https://github.com' };
+  return { apiBaseUrl: `${protocol}://${host}/api/v3`, webBaseUrl: `${protocol}://${host}` };
+}
+
+/** The profiles runners are started for: `RUNNER_PROFILES`, else one default profile. */
+function profiles(read: EnvReader, inLambda: boolean): RunnerProfile[] {
+  const json = read.string('RUNNER_PROFILES');
+  if (json) return parseProfiles(json, read.problems);
+  const functionName = read.string('RUNNER_FUNCTION_NAME');
+  if (!functionName && inLambda) {
+    read.problems.push('RUNNER_FUNCTION_NAME (or RUNNER_PROFILES) is required in Lambda');
+  }
+  const labels = read.list('RUNNER_LABELS', DEFAULT_RUNNER_LABELS);
+  return [{ name: 'default', labels, functionName: functionName ?? 'local' }];
+}

@@ -1,0 +1,161 @@
+import type { Logger } from 'pino';
+import type { RunnerProfile } from '../profiles';
+import type { RunnerRequest } from '../runner-request';
+import { seal } from '../seal';
+import type { RunnerCredential, RunnerPayload } from '../../runner/runner-payload';
+import type { BrokerConfig } from './config';
+import { DuplicateRunnerError } from './errors';
+import { executorFor, type Executors } from './executors';
+import type { GitHubClient } from './github-client';
+import { registeredLabel } from './janitor';
+import {
+  createRegistrationToken,
+  deleteRunner,
+  findRunnerGroupId,
+  generateJitConfig,
+  readJobStatus,
+  type RunnerTarget,
+} from './registration';
+
+export type DispatchOutcome = 'started' | 'not-queued' | 'duplicate' | 'limit' | 'no-profile';
+
+export interface BrokerDeps {
+  readonly config: BrokerConfig;
+  readonly github: (installationId: number) => GitHubClient;
+  readonly executors: Executors;
+  readonly sealKey: Buffer;
+  readonly log: Logger;
+  /** Runner group ids by org, looked up once per container. */
+  readonly groupIds?: Map<string, number>;
+}
+
+/** The runner's name on GitHub: one per job, attempt and dispatch, so a replay gets 409. */
+export function runnerName(request: Pick<RunnerRequest, 'jobId' | 'runAttempt' | 'dispatch'>) {
+  return `lambda-${request.jobId}-${request.runAttempt}-${request.dispatch}`;
+}
+
+/**
+ * Starts one runner for a job that still waits: checks the job is queued, registers a runner
+ * for it (a JIT config, or a registration token in token mode) and hands that one-use
+ * credential to the profile's executor. Nothing happens past the dispatch limit, for a job no
+ * longer queued, or for a runner name GitHub already has (409: another dispatch serves it).
+ * A registration whose start failed is deleted before the error goes up.
+ */
+export async function dispatchJob(
+  request: RunnerRequest,
+  deps: BrokerDeps,
+): Promise<DispatchOutcome> {
+  const name = runnerName(request);
+  const log = deps.log.child({
+    jobId: request.jobId,
+    runnerName: name,
+    dispatch: request.dispatch,
+  });
+  const profile = deps.config.profiles.find((candidate) => candidate.name === request.profile);
+  const refusal = refuse(request, profile, deps.config.maxDispatches);
+  if (refusal) {
+    log.warn({ decision: refusal }, `no runner: ${refusal}`);
+    return refusal;
+  }
+  const client = deps.github(request.installationId);
+  const status = await readJobStatus(client, request);
+  if (status !== 'queued') {
+    log.info({ decision: 'not-queued', status }, `no runner: the job is ${status}`);
+    return 'not-queued';
+  }
+  const target = targetOf(request, deps.config);
+  let registered: { credential: RunnerCredential; runnerId?: number };
+  try {
+    registered = await register(request, name, target, client, deps);
+  } catch (error) {
+    if (!(error instanceof DuplicateRunnerError)) throw error;
+    log.info({ decision: 'duplicate' }, 'no runner: GitHub already has a runner by this name');
+    return 'duplicate';
+  }
+  const payload = seal<RunnerPayload>(
+    { ...request, kind: 'runner', runnerName: name, scope: target.scope, ...registered },
+    deps.sealKey,
+  );
+  await start(payload, profile as RunnerProfile, { client, target, log, deps });
+  log.info({ decision: 'started', runnerId: registered.runnerId }, 'runner started');
+  return 'started';
+}
+
+function refuse(
+  request: RunnerRequest,
+  profile: RunnerProfile | undefined,
+  maxDispatches: number,
+): DispatchOutcome | undefined {
+  if (!profile) return 'no-profile';
+  if (request.dispatch > maxDispatches) return 'limit';
+  return undefined;
+}
+
+/** Where the job's runner registers: the request's scope (from its profile), else the default. */
+export function targetOf(
+  request: Pick<RunnerRequest, 'scope' | 'owner' | 'repo'>,
+  config: BrokerConfig,
+): RunnerTarget {
+  return { scope: request.scope ?? config.scope, owner: request.owner, repo: request.repo };
+}
+
+async function register(
+  request: RunnerRequest,
+  name: string,
+  target: RunnerTarget,
+  client: GitHubClient,
+  deps: BrokerDeps,
+): Promise<{ credential: RunnerCredential; runnerId?: number }> {
+  const labels = [...request.labels, registeredLabel()];
+  if (deps.config.registration === 'token') {
+    const token = await createRegistrationToken(client, target);
+    const path = target.scope === 'org' ? target.owner : `${target.owner}/${target.repo}`;
+    const group = target.scope === 'org' ? (request.group ?? deps.config.group) : undefined;
+    return { credential: { token, url: `${deps.config.webBaseUrl}/${path}`, group } };
+  }
+  const groupId = await groupIdFor(request, target, client, deps);
+  const { runnerId, jitConfig } = await generateJitConfig(client, target, {
+    name,
+    labels,
+    groupId,
+    workFolder: '_work',
+  });
+  return { credential: { jitConfig }, runnerId };
+}
+
+async function groupIdFor(
+  request: RunnerRequest,
+  target: RunnerTarget,
+  client: GitHubClient,
+  deps: BrokerDeps,
+): Promise<number> {
+  const group = request.group ?? deps.config.group;
+  const key = `${target.scope}:${target.owner}:${group}`.toLowerCase();
+  const cached = deps.groupIds?.get(key);
+  if (cached !== undefined) return cached;
+  const id = await findRunnerGroupId(client, target, group);
+  deps.groupIds?.set(key, id);
+  return id;
+}
+
+/** Hands the payload to the executor; on failure, deletes the registration nobody will use. */
+async function start(
+  payload: Parameters<ReturnType<typeof executorFor>>[0],
+  profile: RunnerProfile,
+  context: { client: GitHubClient; target: RunnerTarget; log: Logger; deps: BrokerDeps },
+): Promise<void> {
+  try {
+    await executorFor(context.deps.executors, profile)(payload, profile);
+  } catch (error) {
+    if (payload.runnerId !== undefined) {
+      await deleteRunner(context.client, context.target, payload.runnerId).catch(
+        (cleanup: unknown) =>
+          context.log.error(
+            { err: cleanup },
+            'could not delete the registration of a failed start',
+          ),
+      );
+    }
+    throw error;
+  }
+}

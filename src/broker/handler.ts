@@ -1,0 +1,125 @@
+import pino, { type Logger } from 'pino';
+import { createAwsClients, type AwsClients } from '../aws-clients';
+import type { Env } from '../env';
+import { parseRunnerRequest } from '../runner-request';
+import { deriveSealKey, isSealed } from '../seal';
+import { resolveAppCredentials } from './app-credentials';
+import { loadBrokerConfig, type BrokerConfig } from './config';
+import { dispatchJob, type BrokerDeps } from './dispatch-job';
+import { createLambdaExecutor, type Executors } from './executors';
+import { createAppClient, createGitHubClients } from './github-client';
+import { sweepRunners } from './janitor';
+import { settleRunner, type DestinationRecord } from './settle-runner';
+
+export interface BrokerOptions {
+  readonly env?: Env;
+  readonly config?: BrokerConfig;
+  readonly clients?: Pick<AwsClients, 'lambda' | 'secretsManager'>;
+  readonly log?: Logger;
+  /** Executor kinds; by default `lambda` (the runner functions). Local mode adds its own. */
+  readonly executors?: Executors;
+  readonly retryAfterBaseValue?: number;
+}
+
+type BrokerEvent = 'dispatch' | 'destination' | 'schedule' | 'unknown';
+
+/** Which of the three events this is: the broker's own JSON, AWS's destination record, or the schedule. */
+export function kindOf(event: unknown): BrokerEvent {
+  if (typeof event !== 'object' || event === null) return 'unknown';
+  const fields = event as Record<string, unknown>;
+  if (fields.kind === 'dispatch') return 'dispatch';
+  if ('requestContext' in fields && 'requestPayload' in fields) return 'destination';
+  if (fields['detail-type'] === 'Scheduled Event' || fields.source === 'aws.events')
+    return 'schedule';
+  return 'unknown';
+}
+
+/**
+ * Builds the broker: the control plane's only holder of the App's private key. The App
+ * credentials, the seal key and the GitHub clients are set up once per container. A dispatch
+ * request must carry the webhook's seal; a destination record is settled from the payload the
+ * broker sealed; the schedule removes orphan registrations. A GitHub failure is thrown, so
+ * Lambda retries the event and then keeps it in the dead-letter queue.
+ */
+export function createBrokerHandler(options: BrokerOptions = {}) {
+  const env = options.env ?? process.env;
+  // Configuration is read on the first event, so importing the bundle never throws.
+  let log = options.log ?? pino({ level: 'info' });
+  const clients = options.clients ?? createAwsClients();
+  let ready: Promise<BrokerDeps & { app: ReturnType<typeof createAppClient> }> | undefined;
+  const getReady = () => {
+    ready ??= Promise.resolve()
+      .then(() => {
+        const config = options.config ?? loadBrokerConfig(env);
+        if (!options.log) log = pino({ level: config.logLevel });
+        return prepare(config, clients, log, options);
+      })
+      .catch((error: unknown) => {
+        ready = undefined; // a failed secret read is retried by the next event
+        throw error;
+      });
+    return ready;
+  };
+  return async (event: unknown): Promise<unknown> => {
+    const kind = kindOf(event);
+    if (kind === 'unknown') {
+      log.warn(
+        { decision: 'refused' },
+        'broker event refused: not a dispatch, destination or schedule',
+      );
+      return { result: 'refused' };
+    }
+    const deps = await getReady();
+    if (kind === 'destination') return settleRunner(event as DestinationRecord, deps);
+    if (kind === 'schedule') return schedule(deps);
+    if (!isSealed(event, deps.sealKey)) {
+      log.warn(
+        { decision: 'refused' },
+        'dispatch request refused: it does not carry the webhook seal',
+      );
+      return { result: 'refused' };
+    }
+    const { mac: _mac, ...request } = event;
+    return { result: await dispatchJob(parseRunnerRequest(request), deps) };
+  };
+}
+
+async function prepare(
+  config: BrokerConfig,
+  clients: Pick<AwsClients, 'lambda' | 'secretsManager'>,
+  log: Logger,
+  options: BrokerOptions,
+) {
+  const [credentials, secret] = await Promise.all([
+    resolveAppCredentials(config.appCredentials, clients.secretsManager),
+    config.webhookSecret.resolve(clients.secretsManager),
+  ]);
+  const github = {
+    credentials,
+    baseUrl: config.apiBaseUrl,
+    log,
+    retryAfterBaseValue: options.retryAfterBaseValue,
+  };
+  return {
+    config,
+    log,
+    github: createGitHubClients(github),
+    app: createAppClient(github),
+    executors: options.executors ?? { lambda: createLambdaExecutor({ lambda: clients.lambda }) },
+    sealKey: deriveSealKey(secret),
+    groupIds: new Map<string, number>(),
+  };
+}
+
+async function schedule(deps: BrokerDeps & { app: ReturnType<typeof createAppClient> }) {
+  const report = await sweepRunners({
+    app: deps.app,
+    installation: deps.github,
+    scope: deps.config.scope,
+    graceMs: deps.config.janitorGraceMs,
+    maxCalls: deps.config.janitorMaxCalls,
+    log: deps.log,
+  });
+  deps.log.info({ ...report }, 'scheduled clean-up finished');
+  return report;
+}

@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import { isSealed } from '../seal';
+import { parseRunnerPayload, type RunnerPayload } from '../../runner/runner-payload';
+import { dispatchJob, targetOf, type BrokerDeps, type DispatchOutcome } from './dispatch-job';
+import type { GitHubClient } from './github-client';
+import {
+  deleteRunner,
+  findRunnerByName,
+  getRunner,
+  readJobStatus,
+  type RunnerState,
+  type RunnerTarget,
+} from './registration';
+
+/** AWS's asynchronous-invocation destination record (on success and on failure alike). */
+export interface DestinationRecord {
+  readonly requestContext: { readonly condition?: string; readonly functionArn?: string };
+  readonly requestPayload: unknown;
+  /** Written by the runner, so by the job: read for logs, never for a decision. */
+  readonly responsePayload?: unknown;
+}
+
+export interface SettleReport {
+  readonly runnerName?: string;
+  readonly registration: 'deleted' | 'busy' | 'gone' | 'untouched';
+  readonly redispatch?: DispatchOutcome;
+}
+
+/**
+ * A runner function ended (returned, threw, timed out, ran out of memory, or its event expired
+ * before it ran). Acts on the payload the broker sealed itself and on GitHub's state, never on
+ * the runner's response: deletes the runner's registration unless GitHub shows it busy, then,
+ * if the job is still queued, dispatches it again under the next runner name, within the limit.
+ *
+ * A runner that went idle is no failure in itself: a JIT runner is not bound to its job, so
+ * another runner with the same labels took the job, which is then no longer queued and gets
+ * nothing more. The case where that does not hold (the job still queued after our runner gave
+ * up, because GitHub had not assigned it yet) is caught by the same rule: the job waits, so it
+ * gets another runner.
+ */
+export async function settleRunner(
+  record: DestinationRecord,
+  deps: BrokerDeps,
+): Promise<SettleReport> {
+  const payload = trustedPayload(record.requestPayload, deps);
+  if (!payload) {
+    deps.log.warn(
+      { decision: 'refused', condition: record.requestContext?.condition },
+      'destination record refused: the payload is not one the broker sealed',
+    );
+    return { registration: 'untouched' };
+  }
+  const log = deps.log.child({
+    deliveryId: payload.deliveryId,
+    repository: `${payload.owner}/${payload.repo}`,
+    jobId: payload.jobId,
+    runnerName: payload.runnerName,
+  });
+  const client = deps.github(payload.installationId);
+  const target = targetOf(payload, deps.config);
+  const registration = await removeUnlessBusy(client, target, payload, log);
+  const status = await readJobStatus(client, payload);
+  log.info(
+    { condition: record.requestContext?.condition, registration, jobStatus: status },
+    'runner settled',
+  );
+  if (status !== 'queued' || registration === 'busy') {
+    return { runnerName: payload.runnerName, registration };
+  }
+  const {
+    runnerName: _name,
+    runnerId: _id,
+    credential: _credential,
+    mac: _mac,
+    ...job
+  } = payload as RunnerPayload & { mac?: string };
+  const redispatch = await dispatchJob(
+    { ...job, kind: 'dispatch', dispatch: payload.dispatch + 1 },
+    { ...deps, log },
+  );
+  log.info({ decision: 'redispatch', outcome: redispatch }, 'job still queued: dispatched again');
+  return { runnerName: payload.runnerName, registration, redispatch };
+}
+
+function trustedPayload(value: unknown, deps: BrokerDeps): RunnerPayload | undefined {
+  if (!isSealed(value, deps.sealKey)) return undefined;
+  try {
+    return parseRunnerPayload(value);
+  } catch {
+    return undefined;
+  }
+}
+
+async function removeUnlessBusy(
+  client: GitHubClient,
+  target: RunnerTarget,
+  payload: RunnerPayload,
+  log: Logger,
+): Promise<SettleReport['registration']> {
+  const runner: RunnerState | undefined =
+    payload.runnerId !== undefined
+      ? await getRunner(client, target, payload.runnerId)
+      : await findRunnerByName(client, target, payload.runnerName);
+  // Its name must be the one the broker gave: an id is never trusted alone.
+  if (!runner || runner.name !== payload.runnerName) return 'gone';
+  if (runner.busy) return 'busy';
+  await deleteRunner(client, target, runner.id);
+  log.info({ runnerId: runner.id }, 'runner registration deleted');
+  return 'deleted';
+}

@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import { createRunnerHandler } from '../runner/handler';
+import type { RunnerPayload } from '../runner/runner-payload';
+import { createAwsClients } from './aws-clients';
+import { createBrokerHandler } from './broker/handler';
+import { loadBrokerConfig } from './broker/config';
+import type { Executor } from './broker/executors';
+import { createLocalDispatch as dispatchTo, type Dispatch } from './dispatch';
+import type { Env } from './env';
+import { deriveSealKey } from './seal';
+
+/** A local runner has no Lambda wall clock; this bounds it like the Lambda one (15 minutes). */
+const LOCAL_TIMEOUT_MS = 15 * 60 * 1000;
+
+/**
+ * Local mode (`npm start`): the same three steps as in AWS, in this process. The webhook hands
+ * the job to an in-process broker (which holds the App settings from `.env`), and the broker
+ * starts the runner on this host; when the runner ends, the broker settles it from the same
+ * kind of record Lambda's destinations deliver. This host is no sandbox: the job runs as this
+ * user beside the App's key, so local mode is for trying lambda-runner out, not for serving
+ * untrusted code.
+ */
+export function createLocalDispatch({
+  log,
+  env = process.env,
+}: {
+  log: Logger;
+  env?: Env;
+}): Dispatch {
+  const config = loadBrokerConfig(env);
+  const runner = createRunnerHandler({ env, log });
+  let broker: (event: unknown) => Promise<unknown> = async () => undefined;
+  const local: Executor = async (payload) => {
+    const deadline = Date.now() + LOCAL_TIMEOUT_MS;
+    const context = { getRemainingTimeInMillis: () => deadline - Date.now() };
+    const settle = (condition: string, responsePayload: unknown) =>
+      broker({ requestContext: { condition }, requestPayload: payload, responsePayload });
+    runner(payload as RunnerPayload, context)
+      .then(
+        (result) => settle('Success', result),
+        (error: unknown) => settle('RetriesExhausted', { errorMessage: (error as Error).message }),
+      )
+      .catch((error: unknown) =>
+        log.error({ err: error }, 'local broker could not settle a runner'),
+      );
+  };
+  broker = createBrokerHandler({ config, log, executors: { lambda: local, local } });
+  const sealKey = config.webhookSecret
+    .resolve(createAwsClients().secretsManager)
+    .then(deriveSealKey);
+  const dispatch = sealKey.then((key) => dispatchTo({ broker, sealKey: key, log }));
+  return async (request, profile) => (await dispatch)(request, profile);
+}

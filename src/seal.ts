@@ -1,0 +1,41 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * The control plane's own MAC. The runner's role may invoke the broker (it must, to deliver its
+ * destination records), so a job can invoke the broker too. Every event the broker acts on
+ * (dispatch requests from the webhook, the runner payloads it writes itself) is sealed with a
+ * key derived from the webhook secret, which only the webhook and the broker hold.
+ */
+export type Sealed<T> = T & { readonly mac: string };
+
+/** The MAC key: derived, so a leaked MAC key never yields the webhook secret itself. */
+export function deriveSealKey(webhookSecret: string): Buffer {
+  return createHmac('sha256', webhookSecret).update('lambda-runner broker seal v1').digest();
+}
+
+/** Adds a MAC over every other field, in a canonical order. */
+export function seal<T extends object>(value: T, key: Buffer): Sealed<T> {
+  return { ...value, mac: macOf(value, key) };
+}
+
+/** True when `value` carries a MAC made with `key` over exactly its other fields. */
+export function isSealed(value: unknown, key: Buffer): value is Sealed<Record<string, unknown>> {
+  if (typeof value !== 'object' || value === null) return false;
+  const { mac, ...rest } = value as Record<string, unknown>;
+  if (typeof mac !== 'string' || !/^[0-9a-f]{64}$/.test(mac)) return false;
+  return timingSafeEqual(Buffer.from(mac, 'hex'), Buffer.from(macOf(rest, key), 'hex'));
+}
+
+function macOf(value: object, key: Buffer): string {
+  return createHmac('sha256', key).update(canonical(value)).digest('hex');
+}
+
+/** JSON with object keys sorted at every level, so field order never changes the MAC. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const entries = Object.entries(value)
+    .filter(([, item]) => item !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonical(item)}`).join(',')}}`;
+}

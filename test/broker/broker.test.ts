@@ -1,0 +1,339 @@
+import nock from 'nock';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createBrokerHandler } from '../../src/broker/handler';
+import type { RunnerRequest } from '../../src/runner-request';
+import { deriveSealKey, isSealed, seal } from '../../src/seal';
+import type { RunnerPayload } from '../../runner/runner-payload';
+import { captureLog } from '../support/capture-log';
+import { appKeys, encodeJitConfig } from '../support/github-app';
+import { TEST_SECRET } from '../support/webhook-events';
+
+const API = 'https://api.github.com';
+const lambdaMock = mockClient(LambdaClient);
+const key = deriveSealKey(TEST_SECRET);
+const hour = 3600_000;
+
+const request: RunnerRequest = {
+  kind: 'dispatch',
+  dispatch: 1,
+  installationId: 77,
+  owner: 'acme',
+  repo: 'app',
+  jobId: 1001,
+  runId: 501,
+  runAttempt: 1,
+  labels: ['self-hosted', 'lambda-runner', 'linux'],
+  profile: 'default',
+  deliveryId: 'delivery-1',
+};
+
+const PROFILES = JSON.stringify([
+  { name: 'default', labels: request.labels, functionName: 'runner-default' },
+]);
+
+beforeAll(() => nock.disableNetConnect());
+afterAll(() => nock.enableNetConnect());
+beforeEach(() => {
+  nock.cleanAll();
+  lambdaMock.reset();
+  lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
+});
+afterEach(() => {
+  // Every GitHub call a test set up was made, and no other.
+  expect(nock.pendingMocks()).toEqual([]);
+});
+
+function broker(env: Record<string, string> = {}) {
+  const captured = captureLog();
+  const handler = createBrokerHandler({
+    env: {
+      APP_ID: '4242',
+      PRIVATE_KEY: appKeys.privateKey,
+      WEBHOOK_SECRET: TEST_SECRET,
+      RUNNER_PROFILES: PROFILES,
+      ...env,
+    },
+    clients: {
+      lambda: new LambdaClient({ region: 'us-east-1' }),
+      secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
+    },
+    log: captured.log,
+    retryAfterBaseValue: 1,
+  });
+  return { handler, ...captured };
+}
+
+const github = () =>
+  nock(API)
+    .post('/app/installations/77/access_tokens')
+    .reply(201, {
+      token: 'ghs_installation',
+      expires_at: new Date(Date.now() + hour).toISOString(),
+    });
+
+const jobStatus = (scope: nock.Scope, status: string) =>
+  scope.get('/repos/acme/app/actions/jobs/1001').reply(200, { id: 1001, status });
+
+const invoked = () =>
+  lambdaMock.commandCalls(InvokeCommand).map((call) => ({
+    function: call.args[0].input.FunctionName,
+    type: call.args[0].input.InvocationType,
+    payload: JSON.parse(Buffer.from(call.args[0].input.Payload as Uint8Array).toString()),
+  }));
+
+describe('the broker: dispatch requests', () => {
+  it('registers a JIT runner for a queued job and starts the profile runner with that alone', async () => {
+    const { handler, lines } = broker();
+    let body: { name?: string; labels?: string[] } = {};
+    jobStatus(github(), 'queued')
+      .post('/repos/acme/app/actions/runners/generate-jitconfig', (b) => {
+        body = b;
+        return true;
+      })
+      .reply(201, { runner: { id: 555 }, encoded_jit_config: encodeJitConfig(555, 'x') });
+
+    await expect(handler(seal(request, key))).resolves.toEqual({ result: 'started' });
+
+    expect(body.name).toBe('lambda-1001-1-1');
+    expect(body.labels).toEqual(expect.arrayContaining(request.labels));
+    const [call, ...more] = invoked();
+    expect(more).toEqual([]);
+    expect(call).toMatchObject({ function: 'runner-default', type: 'Event' });
+    const payload = call!.payload as RunnerPayload;
+    expect(payload).toMatchObject({
+      kind: 'runner',
+      runnerName: 'lambda-1001-1-1',
+      runnerId: 555,
+      scope: 'repo',
+      credential: { jitConfig: encodeJitConfig(555, 'x') },
+    });
+    // Sealed, so the broker can trust it when the destination record brings it back.
+    expect(isSealed(payload, key)).toBe(true);
+    // Nothing in it, and no log line, can act as the App.
+    const text = JSON.stringify(payload) + lines.join('\n');
+    expect(text).not.toContain('PRIVATE KEY');
+    expect(text).not.toContain('ghs_installation');
+    expect(lines.join('\n')).not.toContain(
+      payload.credential && 'jitConfig' in payload.credential ? payload.credential.jitConfig : 'x',
+    );
+  });
+
+  it('in token mode, hands the runner a registration token and the URL to register at', async () => {
+    const { handler } = broker({ RUNNER_REGISTRATION: 'token' });
+    jobStatus(github(), 'queued')
+      .post('/repos/acme/app/actions/runners/registration-token')
+      .reply(201, { token: 'AREGTOKEN', expires_at: new Date(Date.now() + hour).toISOString() });
+    await handler(seal(request, key));
+    expect(invoked()[0]!.payload.credential).toEqual({
+      token: 'AREGTOKEN',
+      url: 'https://github.com/acme/app',
+    });
+  });
+
+  it.each([
+    ['unsealed', { ...request }],
+    ['sealed with another key', seal(request, deriveSealKey('not-the-secret'))],
+    ['tampered after sealing', { ...seal(request, key), jobId: 2002 }],
+    ['a runner payload replayed as a dispatch', seal({ ...request, kind: 'runner' }, key)],
+  ])('refuses a dispatch request %s: no GitHub call, no runner', async (_name, event) => {
+    const { handler, records } = broker();
+    await expect(handler(event)).resolves.toEqual({ result: 'refused' });
+    expect(invoked()).toEqual([]);
+    expect(records().some((r) => r.decision === 'refused')).toBe(true);
+  });
+
+  it('starts nothing for a job that is no longer queued', async () => {
+    const { handler } = broker();
+    jobStatus(github(), 'in_progress');
+    await expect(handler(seal(request, key))).resolves.toEqual({ result: 'not-queued' });
+    expect(invoked()).toEqual([]);
+  });
+
+  it('stops at 409: a runner of that name exists, so a replayed request gets no second runner', async () => {
+    const { handler } = broker();
+    jobStatus(github(), 'queued')
+      .post('/repos/acme/app/actions/runners/generate-jitconfig')
+      .reply(409, { message: 'Already exists' });
+    await expect(handler(seal(request, key))).resolves.toEqual({ result: 'duplicate' });
+    expect(invoked()).toEqual([]);
+  });
+
+  it('never goes past the dispatch limit', async () => {
+    const { handler } = broker({ RUNNER_MAX_DISPATCHES: '3' });
+    await expect(handler(seal({ ...request, dispatch: 4 }, key))).resolves.toEqual({
+      result: 'limit',
+    });
+    expect(invoked()).toEqual([]);
+  });
+
+  it('deletes the registration when the runner cannot be started, and fails so Lambda retries', async () => {
+    const { handler } = broker();
+    lambdaMock.on(InvokeCommand).rejects(new Error('Rate exceeded'));
+    jobStatus(github(), 'queued')
+      .post('/repos/acme/app/actions/runners/generate-jitconfig')
+      .reply(201, { runner: { id: 556 }, encoded_jit_config: encodeJitConfig(556, 'x') })
+      .delete('/repos/acme/app/actions/runners/556')
+      .reply(204);
+    await expect(handler(seal(request, key))).rejects.toThrow(/invoking runner-default failed/);
+  });
+
+  it('fails (for Lambda to retry) when GitHub cannot say whether the job waits', async () => {
+    const { handler } = broker();
+    github().get('/repos/acme/app/actions/jobs/1001').times(4).reply(502, 'bad gateway');
+    await expect(handler(seal(request, key))).rejects.toThrow(/job status failed \(502\)/);
+    expect(invoked()).toEqual([]);
+  });
+});
+
+const sealedPayload = (overrides: Partial<RunnerPayload> = {}) =>
+  seal<RunnerPayload>(
+    {
+      ...request,
+      kind: 'runner',
+      runnerName: 'lambda-1001-1-1',
+      runnerId: 555,
+      scope: 'repo',
+      credential: { jitConfig: 'one-use' },
+      ...overrides,
+    },
+    key,
+  );
+
+const record = (requestPayload: unknown, condition = 'Success', responsePayload: unknown = {}) => ({
+  version: '1.0',
+  timestamp: new Date().toISOString(),
+  requestContext: {
+    requestId: 'r-1',
+    functionArn: 'arn:aws:lambda:us-east-1:1:function:runner-default:$LATEST',
+    condition,
+    approximateInvokeCount: 1,
+  },
+  requestPayload,
+  responseContext: { statusCode: 200, executedVersion: '$LATEST' },
+  responsePayload,
+});
+
+describe('the broker: runner destination records', () => {
+  it('deletes an unused registration and does nothing more once the job has moved on', async () => {
+    const { handler } = broker();
+    const scope = github()
+      .get('/repos/acme/app/actions/runners/555')
+      .reply(200, { id: 555, name: 'lambda-1001-1-1', busy: false, status: 'offline' })
+      .delete('/repos/acme/app/actions/runners/555')
+      .reply(204);
+    jobStatus(scope, 'completed');
+    // The runner claims success and that its registration is gone: neither is believed.
+    await expect(
+      handler(
+        record(sealedPayload(), 'Success', { outcome: 'completed', registrationDeleted: true }),
+      ),
+    ).resolves.toEqual({ runnerName: 'lambda-1001-1-1', registration: 'deleted' });
+    expect(invoked()).toEqual([]);
+  });
+
+  it("leaves a busy runner alone (the Lambda died mid-job; the registration is the job's)", async () => {
+    const { handler } = broker();
+    const scope = github()
+      .get('/repos/acme/app/actions/runners/555')
+      .reply(200, { id: 555, name: 'lambda-1001-1-1', busy: true, status: 'online' });
+    jobStatus(scope, 'in_progress');
+    await expect(handler(record(sealedPayload(), 'RetriesExhausted'))).resolves.toMatchObject({
+      registration: 'busy',
+    });
+    expect(invoked()).toEqual([]);
+  });
+
+  it('dispatches the job again under the next name when it still waits after its runner failed', async () => {
+    const { handler } = broker();
+    const scope = github()
+      .get('/repos/acme/app/actions/runners/555')
+      .reply(200, { id: 555, name: 'lambda-1001-1-1', busy: false, status: 'offline' })
+      .delete('/repos/acme/app/actions/runners/555')
+      .reply(204);
+    jobStatus(jobStatus(scope, 'queued'), 'queued')
+      .post(
+        '/repos/acme/app/actions/runners/generate-jitconfig',
+        (b) => b.name === 'lambda-1001-1-2',
+      )
+      .reply(201, { runner: { id: 777 }, encoded_jit_config: encodeJitConfig(777, 'y') });
+    await expect(handler(record(sealedPayload(), 'RetriesExhausted'))).resolves.toEqual({
+      runnerName: 'lambda-1001-1-1',
+      registration: 'deleted',
+      redispatch: 'started',
+    });
+    expect(invoked().map((call) => call.payload.runnerName)).toEqual(['lambda-1001-1-2']);
+  });
+
+  it('an idle runner whose job another runner took: deleted, and no new runner', async () => {
+    const { handler } = broker();
+    const scope = github()
+      .get('/repos/acme/app/actions/runners/555')
+      .reply(200, { id: 555, name: 'lambda-1001-1-1', busy: false, status: 'online' })
+      .delete('/repos/acme/app/actions/runners/555')
+      .reply(204);
+    jobStatus(scope, 'in_progress');
+    await expect(handler(record(sealedPayload(), 'Success', { outcome: 'idle' }))).resolves.toEqual(
+      {
+        runnerName: 'lambda-1001-1-1',
+        registration: 'deleted',
+      },
+    );
+    expect(invoked()).toEqual([]);
+  });
+
+  it('a replayed record: the registration is already gone, and the redispatch stops at 409', async () => {
+    const { handler } = broker();
+    const scope = github().get('/repos/acme/app/actions/runners/555').reply(404, {});
+    jobStatus(jobStatus(scope, 'queued'), 'queued')
+      .post('/repos/acme/app/actions/runners/generate-jitconfig')
+      .reply(409, { message: 'Already exists' });
+    await expect(handler(record(sealedPayload()))).resolves.toEqual({
+      runnerName: 'lambda-1001-1-1',
+      registration: 'gone',
+      redispatch: 'duplicate',
+    });
+    expect(invoked()).toEqual([]);
+  });
+
+  it('never redispatches past the limit', async () => {
+    const { handler } = broker({ RUNNER_MAX_DISPATCHES: '2' });
+    const scope = github().get('/repos/acme/app/actions/runners/555').reply(404, {});
+    jobStatus(scope, 'queued');
+    await expect(handler(record(sealedPayload({ dispatch: 2 })))).resolves.toMatchObject({
+      redispatch: 'limit',
+    });
+    expect(invoked()).toEqual([]);
+  });
+
+  it.each([
+    ['unsealed', { ...sealedPayload(), mac: undefined }],
+    ['pointing at another runner', { ...sealedPayload(), runnerId: 999 }],
+    [
+      'forged with a made-up key',
+      seal({ ...sealedPayload(), mac: undefined }, deriveSealKey('guess')),
+    ],
+    ['a dispatch request, not a runner payload', seal(request, key)],
+  ])('a forged record %s: nothing deleted, no runner, no GitHub call', async (_name, payload) => {
+    const { handler, records } = broker();
+    await expect(handler(record(payload))).resolves.toEqual({ registration: 'untouched' });
+    expect(invoked()).toEqual([]);
+    expect(records().some((r) => r.decision === 'refused')).toBe(true);
+  });
+
+  it('never deletes a runner whose name is not the one it sealed', async () => {
+    const { handler } = broker();
+    const scope = github()
+      .get('/repos/acme/app/actions/runners/555')
+      .reply(200, { id: 555, name: 'someone-elses-runner', busy: false, status: 'online' });
+    jobStatus(scope, 'completed');
+    await expect(handler(record(sealedPayload()))).resolves.toMatchObject({ registration: 'gone' });
+  });
+});
+
+it('refuses an event of no kind it knows', async () => {
+  const { handler } = broker();
+  await expect(handler({ hello: 'world' })).resolves.toEqual({ result: 'refused' });
+  await expect(handler(null)).resolves.toEqual({ result: 'refused' });
+});
