@@ -99,12 +99,12 @@ function alarms({ stage, functionIds, runnerIds, notify, scheduledIds = [] }) {
     metric: 'ApproximateNumberOfMessagesVisible',
     dimension: {
       Name: 'QueueName',
-      Value: { 'Fn::GetAtt': ['RunnerDeadLetterQueue', 'QueueName'] },
+      Value: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'QueueName'] },
     },
     statistic: 'Maximum',
     period: 60,
     threshold: 0,
-    description: `lambda-runner ${stage}: runner events failed and wait in the dead-letter queue`,
+    description: `lambda-runner ${stage}: broker events failed past their retries and wait in the dead-letter queue`,
   });
   return result;
 }
@@ -146,9 +146,12 @@ function asyncAlarms(stage, runnerIds, name) {
   return result;
 }
 
-/** @param {{ stage: string, region: string, webhookName: string, runnerNames: string[] }} options */
-function dashboard({ stage, region, webhookName, runnerNames }) {
-  const names = [webhookName, ...runnerNames];
+/**
+ * @param {{ stage: string, region: string, webhookName: string, brokerName: string,
+ *   runnerNames: string[] }} options
+ */
+function dashboard({ stage, region, webhookName, brokerName, runnerNames }) {
+  const names = [webhookName, brokerName, ...runnerNames];
   const widget = (/** @type {string} */ title, /** @type {unknown[][]} */ metrics, y = 0) => ({
     type: 'metric',
     width: 12,
@@ -173,6 +176,19 @@ function dashboard({ stage, region, webhookName, runnerNames }) {
       ),
       widget('Concurrent executions', perFunction('ConcurrentExecutions', { stat: 'Maximum' }), 6),
       widget('Throttles', perFunction('Throttles'), 12),
+      // How long runner events waited on capacity (throttling) before a runner started: the
+      // time a job waited for a runner that this stack, not GitHub, is answerable for.
+      widget(
+        'Async event age (time jobs waited on capacity)',
+        runnerNames.map((name) => [
+          'AWS/Lambda',
+          'AsyncEventAge',
+          'FunctionName',
+          name,
+          { stat: 'Maximum' },
+        ]),
+        12,
+      ),
     ],
   };
   return {

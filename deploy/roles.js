@@ -187,112 +187,64 @@ function samDeployPolicy(stage) {
   };
 }
 
+const lambdaArn = (/** @type {string} */ name) => arn('lambda', `function:${name}`);
+
 /**
- * @param {{ stage: string, webhookName: string, runnerNames: string[], jobPolicies: string[] }} options
+ * @param {{ stage: string, webhookName: string, brokerName: string, runnerNames: string[],
+ *   jobPolicies: string[] }} options
  */
-function roles({ stage, webhookName, runnerNames, jobPolicies }) {
+function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies }) {
   const managed = jobPolicies.map((policy) =>
     policy === 'sam-deploy' ? { Ref: 'SamDeployJobPolicy' } : policy,
   );
+  const role = (/** @type {string} */ name, /** @type {unknown[]} */ statements, extra = {}) => ({
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      RoleName: `lambda-runner-${stage}-${name}`,
+      AssumeRolePolicyDocument: lambdaTrust,
+      Policies: [
+        { PolicyName: name, PolicyDocument: { Version: '2012-10-17', Statement: statements } },
+      ],
+      ...extra,
+    },
+  });
   return {
-    WebhookRole: {
-      Type: 'AWS::IAM::Role',
-      Properties: {
-        RoleName: `lambda-runner-${stage}-webhook`,
-        AssumeRolePolicyDocument: lambdaTrust,
-        Policies: [
-          {
-            PolicyName: 'webhook',
-            PolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [
-                logs([webhookName]),
-                {
-                  Effect: 'Allow',
-                  Action: 'lambda:InvokeFunction',
-                  Resource: runnerNames.map((name) => ({
-                    'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${name}`,
-                  })),
-                },
-                ...readSecret('WebhookSecret'),
-              ],
-            },
-          },
-        ],
+    // The webhook holds the webhook secret and may hand jobs to the broker: nothing else.
+    WebhookRole: role('webhook', [
+      logs([webhookName]),
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: lambdaArn(brokerName) },
+      ...readSecret('WebhookSecret'),
+    ]),
+    // The broker: the only role that reads the App's key. It starts runners and keeps its own
+    // failed events in its dead-letter queue.
+    BrokerRole: role('broker', [
+      logs([brokerName]),
+      ...readSecret('AppSecret'),
+      ...readSecret('WebhookSecret'),
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: runnerNames.map(lambdaArn),
       },
-    },
-    RunnerRole: {
-      Type: 'AWS::IAM::Role',
-      Properties: {
-        RoleName: `lambda-runner-${stage}-runner`,
-        AssumeRolePolicyDocument: lambdaTrust,
-        Policies: [
-          {
-            PolicyName: 'runner',
-            PolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [
-                logs(runnerNames),
-                ...readSecret('AppSecret'),
-                // The on-failure destination is sent with the function's own role.
-                {
-                  Effect: 'Allow',
-                  Action: 'sqs:SendMessage',
-                  Resource: { 'Fn::GetAtt': ['RunnerDeadLetterQueue', 'Arn'] },
-                },
-                // Jobs get the job role's credentials, not this role's (which can read the App key).
-                {
-                  Effect: 'Allow',
-                  Action: 'sts:AssumeRole',
-                  Resource: { 'Fn::GetAtt': ['JobRole', 'Arn'] },
-                },
-              ],
-            },
-          },
-        ],
+      {
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
       },
-    },
-    JanitorRole: {
-      Type: 'AWS::IAM::Role',
-      Properties: {
-        RoleName: `lambda-runner-${stage}-janitor`,
-        AssumeRolePolicyDocument: lambdaTrust,
-        Policies: [
-          {
-            PolicyName: 'janitor',
-            PolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [logs([`lambda-runner-${stage}-janitor`]), ...readSecret('AppSecret')],
-            },
-          },
-        ],
-      },
-    },
-    JobRole: {
-      Type: 'AWS::IAM::Role',
-      Properties: {
-        RoleName: `lambda-runner-${stage}-job`,
-        Description: 'What jobs on lambda-runner may do in AWS: the jobPolicies deploy parameter',
-        MaxSessionDuration: 3600,
-        AssumeRolePolicyDocument: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Principal: {
-                // By name, not GetAtt: the runner role's policy already takes this role's ARN,
-                // and two GetAtts between them would be a dependency cycle CloudFormation refuses.
-                AWS: {
-                  'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/lambda-runner-${stage}-runner`,
-                },
-              },
-              Action: 'sts:AssumeRole',
-            },
-          ],
-        },
+    ]),
+    // The runner role is the job role: its own logs, delivering its destination records to the
+    // broker, and the jobPolicies deploy parameter. No secret, no key, no sts:AssumeRole.
+    RunnerRole: role(
+      'runner',
+      [
+        logs(runnerNames),
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: lambdaArn(brokerName) },
+      ],
+      {
+        Description: 'Runner functions and the jobs they run: the jobPolicies deploy parameter',
         ...(managed.length > 0 ? { ManagedPolicyArns: managed } : {}),
       },
-    },
+    ),
     ...(jobPolicies.includes('sam-deploy')
       ? { SamDeployJobPolicy: samDeployPolicy(stage), JobBoundaryPolicy: jobBoundaryPolicy(stage) }
       : {}),

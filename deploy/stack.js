@@ -114,13 +114,14 @@ function ecr() {
 
 function functions() {
   const s = settings();
-  const webhookProfiles = s.profiles.map((profile) => ({
+  const profiles = s.profiles.map((profile) => ({
     name: profile.name,
     labels: profile.labels,
     functionName: runnerFunctionName(s.stage, profile),
     ...(profile.scope ? { scope: profile.scope } : {}),
     ...(profile.group ? { group: profile.group } : {}),
   }));
+  const brokerName = `lambda-runner-${s.stage}-broker`;
   /** @type {Record<string, any>} */
   const result = {
     webhook: {
@@ -136,66 +137,78 @@ function functions() {
         ...s.webhook,
         ...(s.offline ? shellEnvironment() : {}),
         RUNNER_DISPATCH: 'lambda',
-        RUNNER_PROFILES: JSON.stringify(webhookProfiles),
+        BROKER_FUNCTION_NAME: brokerName,
+        RUNNER_PROFILES: JSON.stringify(profiles),
       },
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
     },
-  };
-  result.janitor = {
-    name: `lambda-runner-${s.stage}-janitor`,
-    handler: 'janitor/index.handler',
-    memorySize: 256,
-    timeout: 120,
-    role: 'JanitorRole',
-    ...(s.offline ? {} : { package: { artifact: '../dist/lambda-janitor.zip' } }),
-    environment: {
-      ...(s.offline ? shellEnvironment() : { GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' } }),
-      ...s.runner,
-      // Longer than any runner Lambda can live (15 minutes), so only the dead are removed.
-      JANITOR_GRACE_MINUTES: '20',
-      JANITOR_MAX_CALLS: '200',
-    },
-    events: [{ schedule: 'rate(15 minutes)' }],
+    broker: brokerFunction(s, brokerName, profiles),
   };
   for (const profile of s.profiles)
     result[functionKey(profile)] = runnerFunction(s, profile, runnerImage(s, profile));
   return result;
 }
 
-/** @param {Settings} s @param {import('./profiles').DeployProfile} profile @param {unknown} image */
-function runnerFunction(s, profile, image) {
+/**
+ * The broker: the only function that reads the App's key. Its own failed events (GitHub down
+ * past Lambda's two retries) wait in its dead-letter queue.
+ * @param {Settings} s @param {string} name @param {unknown[]} profiles
+ */
+function brokerFunction(s, name, profiles) {
   return {
-    name: runnerFunctionName(s.stage, profile),
-    architecture: profile.architecture ?? 'x86_64',
-    ...(s.offline ? { handler: 'runner/index.handler' } : { image }),
-    memorySize: profile.memorySize ?? 3008,
-    timeout: 900,
-    ephemeralStorageSize: 10240,
-    reservedConcurrency: profile.reservedConcurrency ?? s.reservedConcurrency,
-    role: 'RunnerRole',
-    // No automatic retry: a runner that failed has already cleaned up, and GitHub can requeue.
-    // Retrying would be safe (the runner name is per job and attempt, so a second start gets
-    // 409), but a failure belongs in the dead-letter queue where an alarm sees it.
-    maximumRetryAttempts: 0,
-    maximumEventAge: s.maximumEventAgeSeconds,
+    name,
+    handler: 'broker/index.handler',
+    memorySize: 512,
+    timeout: 120,
+    role: 'BrokerRole',
+    maximumRetryAttempts: 2,
     ...(s.offline
       ? {}
       : {
+          package: { artifact: '../dist/lambda-broker.zip' },
           destinations: {
-            onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['RunnerDeadLetterQueue', 'Arn'] } },
+            onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] } },
           },
         }),
     environment: {
       ...(s.offline
-        ? {}
+        ? shellEnvironment()
         : {
             GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' },
-            JOB_ROLE_ARN: { 'Fn::GetAtt': ['JobRole', 'Arn'] },
+            WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
           }),
       ...s.runner,
+      RUNNER_PROFILES: JSON.stringify(profiles),
+      // Longer than any runner Lambda can live (15 minutes), so only the dead are removed.
+      JANITOR_GRACE_MINUTES: '20',
+      JANITOR_MAX_CALLS: '200',
+    },
+    events: [{ schedule: 'rate(15 minutes)' }],
+  };
+}
+
+/** @param {Settings} s @param {import('./profiles').DeployProfile} profile @param {unknown} image */
+function runnerFunction(s, profile, image) {
+  const broker = { type: 'function', arn: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] } };
+  return {
+    name: runnerFunctionName(s.stage, profile),
+    architecture: profile.architecture ?? 'x86_64',
+    // serverless offline delivers no destinations: its runner handler delivers them itself.
+    ...(s.offline ? { handler: 'offline/runner.handler' } : { image }),
+    memorySize: profile.memorySize ?? 3008,
+    timeout: 900,
+    ephemeralStorageSize: 10240,
+    reservedConcurrency: profile.reservedConcurrency ?? s.reservedConcurrency,
+    // The runner role is the job role: what jobs may do in AWS, and nothing that reads a secret.
+    role: 'RunnerRole',
+    // No automatic retry: the broker settles every runner from its destination record and
+    // dispatches the job again while it waits, under a new runner name.
+    maximumRetryAttempts: 0,
+    maximumEventAge: s.maximumEventAgeSeconds,
+    ...(s.offline ? {} : { destinations: { onSuccess: broker, onFailure: broker } }),
+    environment: {
+      LOG_LEVEL: s.runner.LOG_LEVEL,
       ...(s.offline ? shellEnvironment() : {}),
-      ...(profile.scope ? { RUNNER_SCOPE: profile.scope } : {}),
-      ...(profile.group ? { RUNNER_GROUP: profile.group } : {}),
     },
   };
 }
@@ -265,26 +278,39 @@ function resources() {
   const runnerIds = s.profiles.map((profile) => functionLogicalId(functionKey(profile)));
   const runnerNames = s.profiles.map((profile) => runnerFunctionName(s.stage, profile));
   const webhookName = `lambda-runner-${s.stage}-webhook`;
+  const brokerName = `lambda-runner-${s.stage}-broker`;
   return {
     Resources: {
       ...secrets(s.stage),
-      RunnerDeadLetterQueue: {
+      BrokerDeadLetterQueue: {
         Type: 'AWS::SQS::Queue',
         Properties: {
-          QueueName: `lambda-runner-${s.stage}-runner-dlq`,
+          QueueName: `lambda-runner-${s.stage}-broker-dlq`,
           MessageRetentionPeriod: 1209600,
           SqsManagedSseEnabled: true,
         },
       },
-      ...roles({ stage: s.stage, webhookName, runnerNames, jobPolicies: s.jobPolicies }),
+      ...roles({
+        stage: s.stage,
+        webhookName,
+        brokerName,
+        runnerNames,
+        jobPolicies: s.jobPolicies,
+      }),
       ...alarms({
         stage: s.stage,
-        functionIds: ['WebhookLambdaFunction', ...runnerIds],
+        functionIds: ['WebhookLambdaFunction', 'BrokerLambdaFunction', ...runnerIds],
         runnerIds,
-        scheduledIds: ['JanitorLambdaFunction'],
+        scheduledIds: ['BrokerLambdaFunction'],
         notify: Boolean(s.alarmEmail),
       }),
-      Dashboard: dashboard({ stage: s.stage, region: s.region, webhookName, runnerNames }),
+      Dashboard: dashboard({
+        stage: s.stage,
+        region: s.region,
+        webhookName,
+        brokerName,
+        runnerNames,
+      }),
       ...alarmTopic(s),
     },
     Outputs: {
@@ -305,7 +331,7 @@ function resources() {
       },
       WebhookSecretArn: { Value: { Ref: 'WebhookSecret' } },
       AppSecretArn: { Value: { Ref: 'AppSecret' } },
-      RunnerDeadLetterQueueUrl: { Value: { Ref: 'RunnerDeadLetterQueue' } },
+      BrokerDeadLetterQueueUrl: { Value: { Ref: 'BrokerDeadLetterQueue' } },
     },
   };
 }

@@ -67,16 +67,16 @@ export function runListener(options: ListenerOptions): Promise<ListenerRun> {
       state.jobStartedAt ??= now();
       clearTimeout(idleTimer);
     }
-    // Only the first completion line counts: a job that failed cannot print its way to success.
-    // It must follow "Running job": the listener prints none before it has a job.
-    const completed =
-      state.jobResult === undefined && state.jobStartedAt !== undefined
-        ? COMPLETED.exec(line)
-        : null;
-    if (completed) {
-      state.jobResult = completed[1];
-      state.jobEndedAt = now();
-    }
+    watchCompletion(line);
+  };
+  // Only the first completion line counts, and only after "Running job": a job that failed
+  // cannot print its way to success.
+  const watchCompletion = (line: string) => {
+    if (state.jobResult !== undefined || state.jobStartedAt === undefined) return;
+    const completed = COMPLETED.exec(line);
+    if (!completed) return;
+    state.jobResult = completed[1];
+    state.jobEndedAt = now();
   };
   createInterface({ input: child.stdout }).on('line', watchLine);
   createInterface({ input: child.stderr }).on('line', watchLine);

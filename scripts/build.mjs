@@ -1,5 +1,5 @@
 // Bundles the two Lambda handlers and the local app with esbuild.
-import { chmodSync, createWriteStream, readFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import yazl from 'yazl';
@@ -42,21 +42,53 @@ const webhookSlim = {
   },
 };
 
+/** Fails the build when a bundle would pull in a module matching `pattern`. */
+function refuse(pattern) {
+  return {
+    name: 'refuse',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => {
+        const target = args.path.startsWith('.')
+          ? path.resolve(args.resolveDir, args.path)
+          : args.path;
+        if (!pattern.test(target)) return undefined;
+        return {
+          errors: [
+            {
+              text: `${args.importer} imports ${args.path}: the runner bundle must hold no App auth or secret code`,
+            },
+          ],
+        };
+      });
+    },
+  };
+}
+
+rmSync('dist', { recursive: true, force: true });
+
 await Promise.all([
   build({
     ...common,
     entryPoints: { index: 'src/lambda.ts' },
     outdir: 'dist/webhook',
-    // The webhook Lambda dispatches by invoke; the in-process runner is for `npm start` only.
-    external: ['./runner/local'],
+    // The webhook Lambda hands jobs to the broker; the in-process broker and runner are for `npm start` only.
+    external: ['./src/local-mode'],
     plugins: [webhookSlim],
   }),
   build({
     ...common,
     entryPoints: { index: 'runner/index.ts', 'prepare-layout': 'runner/prepare-layout.ts' },
     outdir: 'dist/runner',
+    // The sandbox side: nothing that signs as the App may end up in its bundle.
+    plugins: [refuse(/^@octokit\/auth-app$|\/src\/(broker|secret-source|aws-clients)/)],
   }),
-  build({ ...common, entryPoints: { index: 'runner/janitor-index.ts' }, outdir: 'dist/janitor' }),
+  build({ ...common, entryPoints: { index: 'src/broker/index.ts' }, outdir: 'dist/broker' }),
+  // serverless offline's runner: the runner handler plus the destination delivery Lambda does.
+  build({
+    ...common,
+    entryPoints: { runner: 'deploy/offline-destinations.ts' },
+    outdir: 'dist/offline',
+  }),
   build({
     ...common,
     entryPoints: { cli: 'src/cli.ts' },
@@ -73,7 +105,7 @@ await Promise.all([
 ]);
 
 // Deployment artifacts: each handler at `<name>/index.js`, as serverless.yml names it.
-for (const name of ['webhook', 'janitor']) {
+for (const name of ['webhook', 'broker']) {
   await new Promise((resolve, reject) => {
     const zip = new yazl.ZipFile();
     const mtime = new Date('2020-01-01T00:00:00Z'); // a stable zip for a stable bundle

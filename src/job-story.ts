@@ -1,27 +1,28 @@
 /** One log record, as pino writes it (a CloudWatch export may put a timestamp before the JSON). */
 type LogRecord = Record<string, unknown> & { time?: number; msg?: string };
 
+const BROKER_STEPS: Record<string, (record: LogRecord) => string> = {
+  'runner started': (r) =>
+    `broker: runner ${String(r.runnerName)} registered (id ${String(r.runnerId ?? 'by name')}) and started`,
+  'runner registration deleted': () => 'broker: registration deleted',
+  'runner settled': (r) =>
+    `broker: runner ${String(r.runnerName)} ended (${String(r.condition ?? 'unknown')}); job ${String(r.jobStatus)}`,
+  'job still queued: dispatched again': (r) =>
+    `broker: the job still waits: dispatched again (${String(r.outcome)})`,
+};
+
 const STEPS: [string, (record: LogRecord) => string | undefined][] = [
+  ['broker', (r) => BROKER_STEPS[String(r.msg)]?.(r)],
+  [
+    'no runner',
+    (r) => (String(r.msg).startsWith('no runner: ') ? `broker: ${String(r.msg)}` : undefined),
+  ],
   [
     'decision',
     (r) =>
       r.decision ? `webhook: ${r.decision}${r.reason ? ` (${String(r.reason)})` : ''}` : undefined,
   ],
-  [
-    'runner',
-    (r) =>
-      r.msg === 'runner registered'
-        ? `runner ${String(r.runnerName)} registered (id ${String(r.runnerId)})`
-        : undefined,
-  ],
   ['line', (r) => (typeof r.line === 'string' && r.line ? `listener: ${r.line}` : undefined)],
-  [
-    'removed',
-    (r) =>
-      r.msg === 'runner registration removed'
-        ? `registration ${r.deleted ? 'deleted' : 'already gone'}`
-        : undefined,
-  ],
   [
     'outcome',
     (r) =>
@@ -40,7 +41,7 @@ const STEPS: [string, (record: LogRecord) => string | undefined][] = [
 
 /**
  * Tells the story of one job across both functions from exported log lines: the webhook's
- * decision, the runner's registration, what the listener printed, and how it ended.
+ * decision, the broker's registration and settling, what the listener printed, and how it ended.
  */
 export function jobStory(text: string, jobId: number): string[] {
   const records = text

@@ -46,7 +46,13 @@ function toProfile(entry: unknown): RunnerProfile | string {
   const fields = entry as Record<string, unknown>;
   const name = typeof fields.name === 'string' && fields.name ? fields.name : undefined;
   if (!name) return 'name must be a non-empty string';
-  const checks: [boolean, string][] = [
+  const problem = profileChecks(fields).find(([ok]) => !ok);
+  if (problem) return `profile "${name}": ${problem[1]}`;
+  return { functionName: 'local', ...fields } as unknown as RunnerProfile;
+}
+
+function profileChecks(fields: Record<string, unknown>): [boolean, string][] {
+  return [
     [isLabelList(fields.labels), 'labels must be a non-empty array of strings'],
     [
       fields.functionName === undefined || isNonEmptyString(fields.functionName),
@@ -56,9 +62,6 @@ function toProfile(entry: unknown): RunnerProfile | string {
     [fields.group === undefined || typeof fields.group === 'string', 'group must be a string'],
     [fields.executor === undefined || isNonEmptyString(fields.executor), 'executor must be a name'],
   ];
-  const problem = checks.find(([ok]) => !ok);
-  if (problem) return `profile "${name}": ${problem[1]}`;
-  return { functionName: 'local', ...fields } as unknown as RunnerProfile;
 }
 
 function isLabelList(value: unknown): value is string[] {

@@ -79,9 +79,15 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
       );
       return { result: 'refused' };
     }
-    const { mac: _mac, ...request } = event;
-    return { result: await dispatchJob(parseRunnerRequest(request), deps) };
+    return { result: await dispatchJob(parseRunnerRequest(withoutMac(event)), deps) };
   };
+}
+
+/** The request as the webhook built it, without its seal. */
+export function withoutMac<T extends { mac?: unknown }>(sealed: T): Omit<T, 'mac'> {
+  const copy: Partial<T> = { ...sealed };
+  delete copy.mac;
+  return copy as Omit<T, 'mac'>;
 }
 
 async function prepare(

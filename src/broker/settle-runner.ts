@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { RunnerRequest } from '../runner-request';
 import { isSealed } from '../seal';
 import { parseRunnerPayload, type RunnerPayload } from '../../runner/runner-payload';
 import { dispatchJob, targetOf, type BrokerDeps, type DispatchOutcome } from './dispatch-job';
@@ -67,19 +68,20 @@ export async function settleRunner(
   if (status !== 'queued' || registration === 'busy') {
     return { runnerName: payload.runnerName, registration };
   }
-  const {
-    runnerName: _name,
-    runnerId: _id,
-    credential: _credential,
-    mac: _mac,
-    ...job
-  } = payload as RunnerPayload & { mac?: string };
-  const redispatch = await dispatchJob(
-    { ...job, kind: 'dispatch', dispatch: payload.dispatch + 1 },
-    { ...deps, log },
-  );
+  const redispatch = await dispatchJob(nextDispatch(payload), { ...deps, log });
   log.info({ decision: 'redispatch', outcome: redispatch }, 'job still queued: dispatched again');
   return { runnerName: payload.runnerName, registration, redispatch };
+}
+
+/** The dispatch request for the job's next runner: the job's fields alone, one dispatch on. */
+function nextDispatch(payload: RunnerPayload): RunnerRequest {
+  const job: Partial<RunnerPayload & { mac: string }> = { ...payload };
+  for (const field of ['runnerName', 'runnerId', 'credential', 'mac'] as const) delete job[field];
+  return {
+    ...(job as Omit<RunnerRequest, 'kind'>),
+    kind: 'dispatch',
+    dispatch: payload.dispatch + 1,
+  };
 }
 
 function trustedPayload(value: unknown, deps: BrokerDeps): RunnerPayload | undefined {

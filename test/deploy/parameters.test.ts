@@ -94,7 +94,7 @@ describe('good values land in the template', () => {
       ALLOWED_OWNERS: 'acme,umbrella',
       LOG_LEVEL: 'debug',
     });
-    expect(env('RunnerLambdaFunction')).toMatchObject({
+    expect(env('BrokerLambdaFunction')).toMatchObject({
       GHE_HOST: 'ghe.example.com',
       RUNNER_REGISTRATION: 'token',
       RUNNER_SCOPE: 'org',

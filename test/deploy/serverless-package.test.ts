@@ -55,7 +55,7 @@ describe('serverless package (default profile)', () => {
     );
   });
 
-  it('has the runner function: image, 3008 MB, 900 s, 10 GB /tmp, reserved concurrency 10', () => {
+  it('has the runner function: image, 3008 MB, 900 s, 10 GB /tmp, reserved concurrency 10, no secret', () => {
     const runner = template.Resources.RunnerLambdaFunction!.Properties;
     expect(runner).toMatchObject({
       FunctionName: 'lambda-runner-citest-runner-default',
@@ -64,14 +64,22 @@ describe('serverless package (default profile)', () => {
       Timeout: 900,
       EphemeralStorage: { Size: 10240 },
       ReservedConcurrentExecutions: 10,
+      Architectures: ['x86_64'],
       Role: { 'Fn::GetAtt': ['RunnerRole', 'Arn'] },
     });
-    expect(runner.Environment.Variables).toMatchObject({
-      GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' },
-      JOB_ROLE_ARN: { 'Fn::GetAtt': ['JobRole', 'Arn'] },
-    });
+    // Nothing worth stealing: no App id, key, secret ARN or GitHub settings in its environment.
+    const names = Object.keys(runner.Environment?.Variables ?? {});
+    for (const name of [
+      'APP_ID',
+      'PRIVATE_KEY',
+      'GITHUB_APP_SECRET_ARN',
+      'WEBHOOK_SECRET',
+      'WEBHOOK_SECRET_ARN',
+      'JOB_ROLE_ARN',
+      'GHE_HOST',
+    ])
+      expect(names).not.toContain(name);
   });
-
   it('names the runner function in the webhook RUNNER_PROFILES, generated from the same list', () => {
     const profiles = JSON.parse(
       template.Resources.WebhookLambdaFunction!.Properties.Environment.Variables.RUNNER_PROFILES,
@@ -94,18 +102,30 @@ describe('serverless package (default profile)', () => {
     ]);
   });
 
-  it('invokes the runner asynchronously with no retry, a maximum event age, and a DLQ on failure', () => {
-    const [[, config]] = byType(template, 'AWS::Lambda::EventInvokeConfig') as [[string, any]];
-    expect(config.Properties).toMatchObject({
+  it('sends every runner end to the broker (success and failure), with no retry and 6 h of event age', () => {
+    const configs = Object.fromEntries(
+      byType(template, 'AWS::Lambda::EventInvokeConfig').map(([, c]) => [
+        c.Properties.FunctionName.Ref,
+        c.Properties,
+      ]),
+    );
+    expect(configs.RunnerLambdaFunction).toMatchObject({
       MaximumRetryAttempts: 0,
       MaximumEventAgeInSeconds: 21600,
       DestinationConfig: {
-        OnFailure: { Destination: { 'Fn::GetAtt': ['RunnerDeadLetterQueue', 'Arn'] } },
+        OnSuccess: { Destination: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] } },
+        OnFailure: { Destination: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] } },
       },
     });
-    expect(template.Resources.RunnerDeadLetterQueue!.Type).toBe('AWS::SQS::Queue');
+    // The broker's own failures, past Lambda's two retries, wait in its dead-letter queue.
+    expect(configs.BrokerLambdaFunction).toMatchObject({
+      MaximumRetryAttempts: 2,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] } },
+      },
+    });
+    expect(template.Resources.BrokerDeadLetterQueue!.Type).toBe('AWS::SQS::Queue');
   });
-
   it('keeps logs 7 days', () => {
     const groups = byType(template, 'AWS::Logs::LogGroup');
     expect(groups).toHaveLength(3);
@@ -125,42 +145,49 @@ describe('serverless package (default profile)', () => {
     );
   });
 
-  it('gives no wildcard action or resource to the webhook or runner roles', () => {
-    for (const role of ['WebhookRole', 'RunnerRole', 'JanitorRole']) {
+  it('gives no wildcard action or resource to the webhook, broker or runner roles', () => {
+    for (const role of ['WebhookRole', 'BrokerRole', 'RunnerRole']) {
       for (const statement of statements(template, role)) {
         expect(asList(statement.Action)).not.toContainEqual(expect.stringMatching(/^\*$|:\*$/));
         expect(asList(statement.Resource)).not.toContain('*');
       }
     }
   });
-
-  it('lets each role read only its own secret', () => {
+  it('lets only the broker read the App secret; the runner role reads no secret and uses no key', () => {
     const reads = (role: string) =>
       statements(template, role)
         .filter((statement) => asList(statement.Action).includes('secretsmanager:GetSecretValue'))
         .flatMap((statement) => asList(statement.Resource));
     expect(reads('WebhookRole')).toEqual([{ Ref: 'WebhookSecret' }]);
-    expect(reads('RunnerRole')).toEqual([{ Ref: 'AppSecret' }]);
-    expect(reads('JanitorRole')).toEqual([{ Ref: 'AppSecret' }]);
-  });
-
-  it('lets the webhook invoke only the runner functions, and the runner only assume the job role', () => {
-    const invoke = statements(template, 'WebhookRole').find(
-      (s) => s.Action === 'lambda:InvokeFunction',
-    )!;
-    expect(JSON.stringify(invoke.Resource)).toContain(
-      ':function:lambda-runner-citest-runner-default',
+    expect(reads('BrokerRole')).toEqual([{ Ref: 'AppSecret' }, { Ref: 'WebhookSecret' }]);
+    const roles = byType(template, 'AWS::IAM::Role').map(([id]) => id);
+    const appReaders = roles.filter((role) =>
+      JSON.stringify(template.Resources[role]!.Properties).includes('"AppSecret"'),
     );
-    expect(asList(invoke.Resource)).toHaveLength(1);
-    const assume = statements(template, 'RunnerRole').find((s) => s.Action === 'sts:AssumeRole')!;
-    expect(assume.Resource).toEqual({ 'Fn::GetAtt': ['JobRole', 'Arn'] });
+    expect(appReaders).toEqual(['BrokerRole']);
+    // Its policies (the trust policy is Lambda's own sts:AssumeRole into this role).
+    const runner = JSON.stringify(template.Resources.RunnerRole!.Properties.Policies);
+    expect(runner).not.toMatch(
+      /secretsmanager:|kms:|sts:AssumeRole"|AppSecret|WebhookSecret|SecretsKey/,
+    );
+    // The KMS key policy names no function role: decryption goes through Secrets Manager only.
+    expect(JSON.stringify(template.Resources.SecretsKey)).not.toContain('RunnerRole');
   });
-
+  it('lets the webhook invoke only the broker, the broker only the runners, the runner only the broker', () => {
+    const invokes = (role: string) =>
+      JSON.stringify(
+        statements(template, role).filter((s) => s.Action === 'lambda:InvokeFunction'),
+      );
+    expect(invokes('WebhookRole')).toContain(':function:lambda-runner-citest-broker"');
+    expect(invokes('WebhookRole')).not.toContain('runner-default');
+    expect(invokes('BrokerRole')).toContain(':function:lambda-runner-citest-runner-default"');
+    expect(invokes('RunnerRole')).toContain(':function:lambda-runner-citest-broker"');
+    expect(invokes('RunnerRole')).not.toContain('runner-default');
+  });
   it('gives jobs nothing by default', () => {
-    expect(template.Resources.JobRole!.Properties.ManagedPolicyArns).toBeUndefined();
-    expect(template.Resources.JobRole!.Properties.Policies).toBeUndefined();
+    expect(template.Resources.RunnerRole!.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(template.Resources.JobRole).toBeUndefined();
   });
-
   it('alarms on errors > 5 in 5 min, throttles > 0, runner duration > 840 s and DLQ depth > 0', () => {
     const alarms = Object.fromEntries(
       byType(template, 'AWS::CloudWatch::Alarm').map(([id, alarm]) => [id, alarm.Properties]),
@@ -195,7 +222,7 @@ describe('serverless package (default profile)', () => {
     expect(alarms.RunnerDestinationDeliveryFailuresAlarm).toMatchObject({
       MetricName: 'DestinationDeliveryFailures',
     });
-    expect(alarms.JanitorScheduleErrorsAlarm).toMatchObject({ MetricName: 'Errors', Threshold: 0 });
+    expect(alarms.BrokerScheduleErrorsAlarm).toMatchObject({ MetricName: 'Errors', Threshold: 0 });
     // Without alarmEmail there is no topic, and the alarms notify no one.
     expect(template.Resources.AlarmTopic).toBeUndefined();
     expect(alarms.WebhookErrorsAlarm?.AlarmActions).toEqual([]);
@@ -210,22 +237,27 @@ describe('serverless package (default profile)', () => {
       'Duration p50 / p95 / p99',
       'Concurrent executions',
       'Throttles',
+      'Async event age (time jobs waited on capacity)',
     ]);
     expect(JSON.stringify(body)).toContain('"stat":"p99"');
   });
 
-  it('runs the janitor every 15 minutes with a grace period longer than any Lambda lives', () => {
-    expect(template.Resources.JanitorLambdaFunction!.Properties).toMatchObject({
-      FunctionName: 'lambda-runner-citest-janitor',
-      Role: { 'Fn::GetAtt': ['JanitorRole', 'Arn'] },
+  it("runs the orphan sweep on the broker's schedule, every 15 minutes", () => {
+    expect(template.Resources.BrokerLambdaFunction!.Properties).toMatchObject({
+      FunctionName: 'lambda-runner-citest-broker',
+      Role: { 'Fn::GetAtt': ['BrokerRole', 'Arn'] },
       Environment: {
-        Variables: { JANITOR_GRACE_MINUTES: '20', GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' } },
+        Variables: {
+          JANITOR_GRACE_MINUTES: '20',
+          GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' },
+          WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
+        },
       },
     });
     const [[, rule]] = byType(template, 'AWS::Events::Rule') as [[string, any]];
     expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
+    expect(template.Resources.JanitorLambdaFunction).toBeUndefined();
   });
-
   it('tags resources with the project and stage', () => {
     expect(template.Resources.RunnerLambdaFunction!.Properties.Tags).toEqual(
       expect.arrayContaining([
@@ -278,12 +310,14 @@ describe('serverless package with runner profiles and parameters', () => {
       ReservedConcurrentExecutions: 2,
       MemorySize: 10240,
     });
-    expect(
-      template.Resources.RunnerGpuLargeLambdaFunction!.Properties.Environment.Variables,
-    ).toMatchObject({ RUNNER_SCOPE: 'org', RUNNER_GROUP: 'gpu' });
+    // The broker registers runners with the profile's scope and group.
+    const brokerProfiles = JSON.parse(
+      template.Resources.BrokerLambdaFunction!.Properties.Environment.Variables.RUNNER_PROFILES,
+    );
+    expect(brokerProfiles[1]).toMatchObject({ name: 'gpu-large', scope: 'org', group: 'gpu' });
   });
 
-  it('gives the webhook the matching RUNNER_PROFILES and invoke rights on both functions', () => {
+  it('gives the webhook the matching RUNNER_PROFILES and the broker invoke rights on both functions', () => {
     const profiles = JSON.parse(
       template.Resources.WebhookLambdaFunction!.Properties.Environment.Variables.RUNNER_PROFILES,
     );
@@ -301,15 +335,16 @@ describe('serverless package with runner profiles and parameters', () => {
         group: 'gpu',
       },
     ]);
-    const invoke = statements(template, 'WebhookRole').find(
+    const invoke = statements(template, 'BrokerRole').find(
       (s) => s.Action === 'lambda:InvokeFunction',
     )!;
     expect(asList(invoke.Resource)).toHaveLength(2);
-    expect(byType(template, 'AWS::Lambda::EventInvokeConfig')).toHaveLength(2);
+    // Two runners and the broker.
+    expect(byType(template, 'AWS::Lambda::EventInvokeConfig')).toHaveLength(3);
   });
 
-  it('attaches the example job policy to the job role only', () => {
-    expect(template.Resources.JobRole!.Properties.ManagedPolicyArns).toEqual([
+  it('attaches the example job policy to the runner (job) role only', () => {
+    expect(template.Resources.RunnerRole!.Properties.ManagedPolicyArns).toEqual([
       { Ref: 'SamDeployJobPolicy' },
     ]);
     expect(template.Resources.SamDeployJobPolicy!.Type).toBe('AWS::IAM::ManagedPolicy');

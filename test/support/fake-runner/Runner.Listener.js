@@ -138,6 +138,14 @@ async function finish(result) {
 const scenarios = {
   succeed: () => takeJob(() => finish('Succeeded')),
   fail: () => takeJob(() => finish('Failed')),
+  // A hostile job that failed, then writes a success line into the listener's own output.
+  'forge-success': () =>
+    takeJob(() => {
+      say(`${stamp()}: Job ${jobName} completed with result: Failed`);
+      say(`${stamp()}: Job ${jobName} completed with result: Succeeded`);
+      removeLocalConfig();
+      process.exit(0);
+    }),
   idle: () => undefined,
   hang: () => takeJob(() => undefined),
   'ignore-sigterm': () => takeJob(() => undefined),
