@@ -157,7 +157,7 @@ function functions() {
 function brokerFunction(s, name, profiles) {
   return {
     name,
-    handler: 'broker/index.handler',
+    handler: s.offline ? 'offline/handlers.broker' : 'broker/index.handler',
     memorySize: 512,
     timeout: 120,
     role: 'BrokerRole',
@@ -194,7 +194,7 @@ function runnerFunction(s, profile, image) {
     name: runnerFunctionName(s.stage, profile),
     architecture: profile.architecture ?? 'x86_64',
     // serverless offline delivers no destinations: its runner handler delivers them itself.
-    ...(s.offline ? { handler: 'offline/runner.handler' } : { image }),
+    ...(s.offline ? { handler: 'offline/handlers.runner' } : { image }),
     memorySize: profile.memorySize ?? 3008,
     timeout: 900,
     ephemeralStorageSize: 10240,
@@ -208,7 +208,9 @@ function runnerFunction(s, profile, image) {
     ...(s.offline ? {} : { destinations: { onSuccess: broker, onFailure: broker } }),
     environment: {
       LOG_LEVEL: s.runner.LOG_LEVEL,
-      ...(s.offline ? shellEnvironment() : {}),
+      ...(s.offline
+        ? { ...shellEnvironment(), OFFLINE_BROKER_FUNCTION_NAME: `lambda-runner-${s.stage}-broker` }
+        : {}),
     },
   };
 }

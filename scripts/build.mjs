@@ -83,10 +83,10 @@ await Promise.all([
     plugins: [refuse(/^@octokit\/auth-app$|\/src\/(broker|secret-source|aws-clients)/)],
   }),
   build({ ...common, entryPoints: { index: 'src/broker/index.ts' }, outdir: 'dist/broker' }),
-  // serverless offline's runner: the runner handler plus the destination delivery Lambda does.
+  // serverless offline's broker and runner: what Lambda adds (destinations, retries) done by hand.
   build({
     ...common,
-    entryPoints: { runner: 'deploy/offline-destinations.ts' },
+    entryPoints: { handlers: 'deploy/offline-handlers.ts' },
     outdir: 'dist/offline',
   }),
   build({

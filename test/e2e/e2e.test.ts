@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { createJanitorHandler } from '../../runner/janitor-handler';
-import { captureLog } from '../support/capture-log';
+import { deriveSealKey, seal } from '../../src/seal';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
 import { appKeys } from '../support/github-app';
 import { processesWith } from '../support/processes';
@@ -69,9 +68,7 @@ beforeAll(async () => {
     // serverless offline runs every invocation in one process, so a runner must not sweep the
     // processes or files of the others, as it does in a Lambda container of its own.
     RUNNER_OWNS_CONTAINER: 'false',
-    // serverless offline does not catch a rejected asynchronous invocation: it exits. Lambda
-    // records it as an error; here the runner returns its failed result instead.
-    RUNNER_FAIL_INVOCATION: 'false',
+    RUNNER_MIN_FREE_MB: '1',
     FAKE_RUNNER_RECORD: recordFile,
     FAKE_RUNNER_SCENARIOS: scenariosFile,
     LOG_LEVEL: 'info',
@@ -144,9 +141,8 @@ function offlineLines(): Record<string, unknown>[] {
     });
 }
 
-/** The runner's closing log lines (not its metric lines, which carry the same fields). */
-function outcomeLines(runnerName: string): Record<string, unknown>[] {
-  return offlineLines().filter(
+function outcome(runnerName: string): Record<string, unknown> | undefined {
+  return offlineLines().find(
     (line) =>
       line.runnerName === runnerName &&
       typeof line.msg === 'string' &&
@@ -155,13 +151,22 @@ function outcomeLines(runnerName: string): Record<string, unknown>[] {
   );
 }
 
-function outcome(runnerName: string): Record<string, unknown> | undefined {
-  return offlineLines().find(
+/** The broker's decision lines about one job. */
+function brokerLines(jobId: number, msg?: RegExp): Record<string, unknown>[] {
+  return offlineLines().filter(
     (line) =>
-      line.runnerName === runnerName &&
+      line.jobId === jobId &&
       typeof line.msg === 'string' &&
-      line.msg.startsWith('runner ') &&
-      'outcome' in line,
+      (!msg || msg.test(line.msg)) &&
+      'decision' in line &&
+      'dispatch' in line,
+  );
+}
+
+/** The broker's settling of one runner, once its destination record arrived. */
+function settled(runnerName: string): Record<string, unknown> | undefined {
+  return offlineLines().find(
+    (line) => line.runnerName === runnerName && line.msg === 'runner settled',
   );
 }
 
@@ -214,7 +219,9 @@ describe('the whole flow through serverless offline, Prism and the fake GitHub',
       body: { result: 'dispatched', profile: 'default', jobId: 5001, deliveryId: 'e2e-5001' },
     });
 
-    const result = await waitFor('runner lambda-5001-1 to finish', () => outcome('lambda-5001-1'));
+    const result = await waitFor('runner lambda-5001-1-1 to finish', () =>
+      outcome('lambda-5001-1-1'),
+    );
     expect(result).toMatchObject({
       outcome: 'completed',
       jobResult: 'Succeeded',
@@ -239,35 +246,49 @@ describe('the whole flow through serverless offline, Prism and the fake GitHub',
         status: 201,
       },
     ]);
-    const [run] = listenerRuns('lambda-5001-1');
-    expect(run!.argv).toEqual(['run', '--jitconfig', fake.jitConfigs.get('lambda-5001-1')]);
-    expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain('lambda-5001-1');
+    const [run] = listenerRuns('lambda-5001-1-1');
+    expect(run!.argv).toEqual(['run', '--jitconfig', fake.jitConfigs.get('lambda-5001-1-1')]);
+    expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain(
+      'lambda-5001-1-1',
+    );
     await expectCleanWorkRoot();
   });
 
-  it('an idle runner is stopped and its registration deleted', async () => {
-    scenario('lambda-5002-1', 'idle');
+  it('an idle runner is stopped, the broker deletes its registration, and the waiting job gets another', async () => {
+    scenario('lambda-5002-1-1', 'idle');
     expect((await post(job(5002))).status).toBe(202);
-    expect(await waitFor('runner lambda-5002-1', () => outcome('lambda-5002-1'))).toMatchObject({
-      outcome: 'idle',
-    });
-    expect(callsFor(/^DELETE \/repos\/acme\/app\/actions\/runners\/\d+$/).length).toBeGreaterThan(
-      0,
+    expect(await waitFor('runner lambda-5002-1-1', () => outcome('lambda-5002-1-1'))).toMatchObject(
+      {
+        outcome: 'idle',
+      },
     );
-    expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain('lambda-5002-1');
+    expect(
+      await waitFor('the broker to settle it', () => settled('lambda-5002-1-1')),
+    ).toMatchObject({
+      registration: 'deleted',
+      jobStatus: 'queued',
+    });
+    expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain(
+      'lambda-5002-1-1',
+    );
+    // Nobody took the job, so it still waits: the broker dispatches it again, under a new name.
+    expect(await waitFor('the second runner', () => outcome('lambda-5002-1-2'))).toMatchObject({
+      outcome: 'completed',
+    });
     await expectCleanWorkRoot();
   });
 
   it('a job that is no longer queued gets no runner', async () => {
     fake.jobs.set(5003, 'completed');
     expect((await post(job(5003))).status).toBe(202);
-    expect(await waitFor('runner lambda-5003-1', () => outcome('lambda-5003-1'))).toMatchObject({
-      outcome: 'not-queued',
+    expect(await waitFor('the broker', () => brokerLines(5003)[0])).toMatchObject({
+      decision: 'not-queued',
     });
-    expect(fake.jitConfigs.has('lambda-5003-1')).toBe(false);
+    expect(fake.jitConfigs.has('lambda-5003-1-1')).toBe(false);
+    expect(listenerRuns('lambda-5003-1')).toEqual([]);
   });
 
-  it('a job that is not ours is answered 200 and never reaches the runner', async () => {
+  it('a job that is not ours is answered 200 and never reaches the broker', async () => {
     const answer = await post(job(5004, { labels: ['ubuntu-latest'] }));
     expect(answer).toEqual({
       status: 200,
@@ -289,16 +310,19 @@ describe('duplicates', () => {
     );
     expect(answers.map((answer) => answer.status)).toEqual([202, 202, 202, 202, 202]);
     await waitFor(
-      'five runner invocations to end',
-      () => outcomeLines('lambda-5101-1').length === 5 || undefined,
+      'five broker decisions',
+      () => brokerLines(5101).filter((line) => line.dispatch === 1).length === 5 || undefined,
     );
-    const outcomes = outcomeLines('lambda-5101-1').map((line) => line.outcome);
-    expect(outcomes.filter((value) => value === 'completed')).toHaveLength(1);
+    const decisions = brokerLines(5101)
+      .filter((line) => line.dispatch === 1)
+      .map((line) => line.decision);
+    expect(decisions.filter((value) => value === 'started')).toHaveLength(1);
     expect(
-      outcomes
-        .filter((value) => value !== 'completed')
+      decisions
+        .filter((value) => value !== 'started')
         .every((value) => value === 'duplicate' || value === 'not-queued'),
     ).toBe(true);
+    await waitFor('the runner', () => outcome('lambda-5101-1-1'));
     expect(callsFor(/generate-jitconfig/).filter((call) => call.status === 201).length).toBe(
       fake.jitConfigs.size,
     );
@@ -306,37 +330,45 @@ describe('duplicates', () => {
     await expectCleanWorkRoot();
   });
 
-  it('the runner invoked twice for one job (an async retry): one runner', async () => {
+  it('the broker invoked twice with one dispatch request (an async retry): one runner', async () => {
     const lambda = new LambdaClient({
       endpoint: lambdaUrl,
       region: 'us-east-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    const request = {
-      installationId: 77,
-      owner: 'acme',
-      repo: 'app',
-      jobId: 5102,
-      runId: 1,
-      runAttempt: 1,
-      labels: ['self-hosted', 'lambda-runner'],
-      profile: 'default',
-      deliveryId: 'retry',
-    };
+    const request = seal(
+      {
+        kind: 'dispatch',
+        dispatch: 1,
+        installationId: 77,
+        owner: 'acme',
+        repo: 'app',
+        jobId: 5102,
+        runId: 1,
+        runAttempt: 1,
+        labels: ['self-hosted', 'lambda-runner'],
+        profile: 'default',
+        deliveryId: 'retry',
+      },
+      deriveSealKey(TEST_SECRET),
+    );
     const invoke = () =>
       lambda.send(
         new InvokeCommand({
-          FunctionName: 'lambda-runner-e2e-runner-default',
+          FunctionName: 'lambda-runner-e2e-broker',
           InvocationType: 'Event',
           Payload: Buffer.from(JSON.stringify(request)),
         }),
       );
     const [first, second] = await Promise.all([invoke(), invoke()]);
     expect([first.StatusCode, second.StatusCode]).toEqual([202, 202]);
-    await waitFor(
-      'both invocations',
-      () => outcomeLines('lambda-5102-1').length === 2 || undefined,
-    );
+    await waitFor('both invocations', () => brokerLines(5102).length === 2 || undefined);
+    expect(
+      brokerLines(5102)
+        .map((line) => line.decision)
+        .sort(),
+    ).toEqual(['duplicate', 'started']);
+    await waitFor('the runner', () => outcome('lambda-5102-1-1'));
     expect(listenerRuns('lambda-5102-1')).toHaveLength(1);
   });
 });
@@ -384,9 +416,11 @@ describe('faults', () => {
     fake.fail('GET', /^\/repos\/acme\/app\/actions\/jobs\/5201$/, 429, 1, { 'retry-after': '1' });
     fake.fail('POST', /generate-jitconfig$/, 503);
     expect((await post(job(5201, { installation: 78 }))).status).toBe(202);
-    expect(await waitFor('runner lambda-5201-1', () => outcome('lambda-5201-1'))).toMatchObject({
-      outcome: 'completed',
-    });
+    expect(await waitFor('runner lambda-5201-1-1', () => outcome('lambda-5201-1-1'))).toMatchObject(
+      {
+        outcome: 'completed',
+      },
+    );
     expect(
       callsFor(/access_tokens$/)
         .filter((call) => call.path.includes('/78/'))
@@ -396,14 +430,16 @@ describe('faults', () => {
     await expectCleanWorkRoot();
   });
 
-  it('a token mint failing for good: a clean failure, no registration left', async () => {
+  it('a token mint failing for good: the broker event fails (to its dead-letter queue), nothing registered', async () => {
     fake.fail('POST', /^\/app\/installations\/79\/access_tokens$/, 401, 50);
     expect((await post(job(5202, { installation: 79 }))).status).toBe(202);
-    expect(await waitFor('runner lambda-5202-1', () => outcome('lambda-5202-1'))).toMatchObject({
-      outcome: 'failed',
-    });
-    expect(fake.jitConfigs.has('lambda-5202-1')).toBe(false);
-    await expectCleanWorkRoot();
+    await waitFor('the broker failure', () =>
+      offlineLines().find(
+        (line) => line.msg === 'broker event failed' && JSON.stringify(line).includes('79'),
+      ),
+    );
+    expect(fake.jitConfigs.has('lambda-5202-1-1')).toBe(false);
+    expect(listenerRuns('lambda-5202-1')).toEqual([]);
   });
 
   it('the invoke endpoint down: the webhook answers 503 so the delivery can be redelivered', async () => {
@@ -413,7 +449,7 @@ describe('faults', () => {
     const { stdout } = await promisify(execFile)('node', ['-e', script], {
       env: {
         ...env,
-        RUNNER_FUNCTION_NAME: 'lambda-runner-e2e-runner-default',
+        BROKER_FUNCTION_NAME: 'lambda-runner-e2e-broker',
         RUNNER_DISPATCH: 'lambda',
         AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${closed}`,
         AWS_MAX_ATTEMPTS: '2',
@@ -426,42 +462,72 @@ describe('faults', () => {
     expect(JSON.parse(answer.body)).toMatchObject({ result: 'error' });
   });
 
-  const listenerFaults: [string, number, string, Record<string, unknown>][] = [
-    ['crashing mid-job', 5301, 'crash', { outcome: 'failed', exitCode: 1 }],
-    ['hanging past the deadline', 5302, 'hang', { outcome: 'deadline' }],
-    ['ignoring SIGTERM', 5303, 'ignore-sigterm', { outcome: 'deadline', exitCode: null }],
+  // Each took its job (GitHub shows it in progress), so none is dispatched again.
+  const listenerFaults: [string, number, string, Record<string, unknown>, string][] = [
+    ['crashing mid-job', 5301, 'crash', { outcome: 'failed', exitCode: 1 }, 'deleted'],
+    ['hanging past the deadline', 5302, 'hang', { outcome: 'deadline' }, 'deleted'],
+    // Killed without a word to GitHub, it still shows busy: its registration is the job's,
+    // until GitHub lets go of it and the scheduled sweep removes it.
+    ['ignoring SIGTERM', 5303, 'ignore-sigterm', { outcome: 'deadline', exitCode: null }, 'busy'],
   ];
-  for (const [name, jobId, kind, expected] of listenerFaults) {
-    it(`a listener ${name}: cleaned, registration deleted`, async () => {
-      const runnerName = `lambda-${jobId}-1`;
+  for (const [name, jobId, kind, expected, registration] of listenerFaults) {
+    it(`a listener ${name}: cleaned, settled by the broker (${registration})`, async () => {
+      const runnerName = `lambda-${jobId}-1-1`;
       scenario(runnerName, kind);
       expect((await post(job(jobId))).status).toBe(202);
-      expect(await waitFor(runnerName, () => outcome(runnerName), 40_000)).toMatchObject({
-        ...expected,
-        registrationDeleted: true,
+      expect(await waitFor(runnerName, () => outcome(runnerName), 40_000)).toMatchObject(expected);
+      expect(await waitFor('the broker', () => settled(runnerName))).toMatchObject({
+        registration,
+        jobStatus: 'in_progress',
       });
-      expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain(runnerName);
+      if (registration === 'deleted')
+        expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain(runnerName);
+      expect(fake.jitConfigs.has(`lambda-${jobId}-1-2`)).toBe(false);
       await expectCleanWorkRoot();
     });
   }
 
   it('a listener leaving a daemon behind: the daemon is killed', async () => {
-    scenario('lambda-5304-1', 'daemon');
+    scenario('lambda-5304-1-1', 'daemon');
     expect((await post(job(5304))).status).toBe(202);
-    const result = await waitFor('lambda-5304-1', () => outcome('lambda-5304-1'));
+    const result = await waitFor('lambda-5304-1-1', () => outcome('lambda-5304-1-1'));
     expect(result).toMatchObject({ outcome: 'completed' });
     expect(result.processesKilled as number).toBeGreaterThanOrEqual(1);
     await expectCleanWorkRoot();
   });
 });
 
-describe('orphan clean-up: the janitor against the fake GitHub', () => {
+const lambdaClient = () =>
+  new LambdaClient({
+    endpoint: lambdaUrl,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+
+/** Runs the broker's schedule once, through the local stack, as EventBridge would. */
+async function runSchedule() {
+  const { Payload } = await lambdaClient().send(
+    new InvokeCommand({
+      FunctionName: 'lambda-runner-e2e-broker',
+      Payload: Buffer.from(
+        JSON.stringify({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }),
+      ),
+    }),
+  );
+  return JSON.parse(Buffer.from(Payload!).toString()) as {
+    deleted: string[];
+    calls: number;
+    truncated: boolean;
+  };
+}
+
+describe("orphan clean-up: the broker's schedule against the fake GitHub", () => {
   it('deletes the stale offline runner of ours and nothing else, in a bounded number of calls', async () => {
     const hour = 3600_000;
     const at = (ms: number) => `lambda-runner-at-${Math.floor(ms / 1000)}`;
     const scope = 'repos/octocat/Hello-World';
     const stale = fake.addRunner({
-      name: 'lambda-9001-1',
+      name: 'lambda-9001-1-1',
       scope,
       status: 'offline',
       busy: false,
@@ -469,7 +535,7 @@ describe('orphan clean-up: the janitor against the fake GitHub', () => {
       createdAt: 0,
     });
     const busy = fake.addRunner({
-      name: 'lambda-9002-1',
+      name: 'lambda-9002-1-1',
       scope,
       status: 'online',
       busy: true,
@@ -477,7 +543,7 @@ describe('orphan clean-up: the janitor against the fake GitHub', () => {
       createdAt: 0,
     });
     const fresh = fake.addRunner({
-      name: 'lambda-9003-1',
+      name: 'lambda-9003-1-1',
       scope,
       status: 'offline',
       busy: false,
@@ -492,24 +558,14 @@ describe('orphan clean-up: the janitor against the fake GitHub', () => {
       labels: ['self-hosted', at(Date.now() - hour)],
       createdAt: 0,
     });
-    const { log } = captureLog();
-    const janitor = createJanitorHandler({ env, log });
+    const report = await runSchedule();
 
-    const report = await janitor();
-
-    expect(report.deleted).toEqual(['lambda-9001-1']);
+    expect(report.deleted).toEqual(['lambda-9001-1-1']);
     expect(fake.runners.has(stale.id)).toBe(false);
     for (const kept of [busy, fresh, foreign]) expect(fake.runners.has(kept.id)).toBe(true);
     // installations, token, repositories, runners of the one repository, one delete
     expect(report.calls).toBe(5);
     expect(report.truncated).toBe(false);
-  });
-
-  it('stops at its call budget', async () => {
-    const { log } = captureLog();
-    const report = await createJanitorHandler({ env: { ...env, JANITOR_MAX_CALLS: '2' }, log })();
-    expect(report.truncated).toBe(true);
-    expect(report.calls).toBeLessThanOrEqual(3);
   });
 });
 

@@ -215,6 +215,10 @@ export class FakeGitHub {
           ],
         }),
       'DELETE runners/:id': () => this.delete(scope, id),
+      'GET runners/:id': () => {
+        const runner = this.runners.get(id);
+        return runner && runner.scope === scope ? ok(this.describe(runner)) : notFound();
+      },
     };
     return (routes[`${method} ${rest.replace(/\/\d+$/, '/:id')}`] ?? notFound)();
   }
@@ -269,7 +273,10 @@ export class FakeGitHub {
   private list(scope: string, url: URL): Answer {
     const perPage = Number(url.searchParams.get('per_page') ?? 30);
     const page = Number(url.searchParams.get('page') ?? 1);
-    const all = [...this.runners.values()].filter((runner) => runner.scope === scope);
+    const name = url.searchParams.get('name');
+    const all = [...this.runners.values()].filter(
+      (runner) => runner.scope === scope && (!name || runner.name === name),
+    );
     return ok({
       total_count: all.length,
       runners: all

@@ -31,13 +31,22 @@ describe('loadWebhookConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
-  it('dispatches by Lambda invoke inside Lambda', () => {
+  it('hands jobs to the broker by Lambda invoke inside Lambda, and needs its name', () => {
     const config = loadWebhookConfig({
       WEBHOOK_SECRET: 's',
-      RUNNER_FUNCTION_NAME: 'fn',
+      BROKER_FUNCTION_NAME: 'broker',
       AWS_LAMBDA_FUNCTION_NAME: 'hook',
     });
-    expect(config.dispatch).toBe('lambda');
+    expect(config).toMatchObject({ dispatch: 'lambda', brokerFunctionName: 'broker' });
+    expect(() =>
+      loadWebhookConfig({ WEBHOOK_SECRET: 's', AWS_LAMBDA_FUNCTION_NAME: 'hook' }),
+    ).toThrow(/BROKER_FUNCTION_NAME is required when RUNNER_DISPATCH=lambda/);
+  });
+
+  it('refuses an empty label list instead of ignoring every job', () => {
+    expect(() => loadWebhookConfig({ WEBHOOK_SECRET: 's', RUNNER_LABELS: ',,,' })).toThrow(
+      /RUNNER_LABELS must list at least one label/,
+    );
   });
 
   it('reports every problem at once', () => {
@@ -48,7 +57,7 @@ describe('loadWebhookConfig', () => {
         ALLOW_PUBLIC_REPOSITORIES: 'yes',
         LOG_LEVEL: 'loud',
         RUNNER_PROFILES:
-          '[{"name":"a","labels":[],"functionName":"f"},{"name":"b","labels":["x"]}]',
+          '[{"name":"a","labels":[],"functionName":"f"},{"name":"b","labels":["x"],"functionName":""}]',
       });
     } catch (caught) {
       error = caught;

@@ -20,7 +20,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 const handler = createWebhookHandler({
   env: {
     WEBHOOK_SECRET: TEST_SECRET,
-    RUNNER_FUNCTION_NAME: 'runner',
+    BROKER_FUNCTION_NAME: 'broker',
     RUNNER_DISPATCH: 'lambda',
     LOG_LEVEL: 'silent',
   },

@@ -13,13 +13,14 @@ import {
   httpEvent,
   type Shape,
 } from '../support/webhook-events';
+import { deriveSealKey, isSealed } from '../../src/seal';
 
 const lambdaMock = mockClient(LambdaClient);
 const secretsMock = mockClient(SecretsManagerClient);
 
 const baseEnv = {
   WEBHOOK_SECRET: TEST_SECRET,
-  RUNNER_FUNCTION_NAME: 'lambda-runner-test-runner',
+  BROKER_FUNCTION_NAME: 'lambda-runner-test-broker',
   RUNNER_DISPATCH: 'lambda',
   ALLOWED_OWNERS: '',
 };
@@ -76,9 +77,15 @@ describe('a queued job that a profile serves', () => {
         });
         expect(invokes()).toHaveLength(1);
         const input = invokes()[0]!;
-        expect(input.FunctionName).toBe('lambda-runner-test-runner');
+        expect(input.FunctionName).toBe('lambda-runner-test-broker');
         expect(input.InvocationType).toBe('Event');
-        expect(JSON.parse(Buffer.from(input.Payload as Uint8Array).toString())).toEqual({
+        const sent = JSON.parse(Buffer.from(input.Payload as Uint8Array).toString());
+        // Sealed with the key derived from the webhook secret: the broker trusts nothing else.
+        expect(isSealed(sent, deriveSealKey(TEST_SECRET))).toBe(true);
+        expect(sent).toEqual({
+          kind: 'dispatch',
+          dispatch: 1,
+          mac: expect.stringMatching(/^[0-9a-f]{64}$/),
           installationId: 3456996,
           owner: 'Codertocat',
           repo: 'Hello-World',
@@ -120,7 +127,7 @@ describe('a queued job that a profile serves', () => {
     ]);
   });
 
-  it('routes to the first matching profile of RUNNER_PROFILES', async () => {
+  it('routes to the first matching profile of RUNNER_PROFILES and hands the job to the broker', async () => {
     const { handler } = setup({
       RUNNER_PROFILES: JSON.stringify([
         { name: 'gpu', labels: ['lambda-runner', 'gpu'], functionName: 'gpu-fn' },
@@ -139,7 +146,7 @@ describe('a queued job that a profile serves', () => {
     expect(answer.statusCode).toBe(202);
     expect(body(answer).profile).toBe('big');
     const sent = JSON.parse(Buffer.from(invokes()[0]!.Payload as Uint8Array).toString());
-    expect(invokes()[0]!.FunctionName).toBe('big-fn');
+    expect(invokes()[0]!.FunctionName).toBe('lambda-runner-test-broker');
     expect(sent).toMatchObject({
       profile: 'big',
       scope: 'org',
@@ -370,14 +377,14 @@ describe('secrets', () => {
 
   it('answers 500 with a clear log line when configuration is invalid', async () => {
     const { handler, records } = setup({
-      RUNNER_FUNCTION_NAME: '',
+      BROKER_FUNCTION_NAME: '',
       RUNNER_IDLE: 'x',
       ALLOW_PUBLIC_REPOSITORIES: 'yes',
     });
     const answer = await handler(delivery(queuedJob()));
     expect(answer.statusCode).toBe(500);
     const logged = JSON.stringify(records());
-    expect(logged).toContain('RUNNER_FUNCTION_NAME');
+    expect(logged).toContain('BROKER_FUNCTION_NAME is required');
     expect(logged).toContain('ALLOW_PUBLIC_REPOSITORIES');
     expect(invokes()).toHaveLength(0);
   });

@@ -118,6 +118,7 @@ function takeJob(then) {
   setTimeout(
     () => {
       say(`${stamp()}: Running job: ${jobName}`);
+      report('running');
       fs.mkdirSync(path.join(root, '_work', 'repo', 'repo'), { recursive: true });
       fs.writeFileSync(path.join(root, '_work', 'repo', 'repo', 'output.txt'), 'job output\n');
       fs.writeFileSync(path.join(process.env.HOME, '.job-was-here'), 'yes\n');
