@@ -77,7 +77,7 @@ async function main() {
       `<= 0.25: ${verdict(prep.ratio <= 0.25)}; tree ${prep.tree.files} files, ${(prep.tree.bytes / 1e6).toFixed(0)} MB`,
     ],
     [
-      'P4 GitHub calls per job, warm container',
+      'P4 GitHub calls per job, warm broker',
       String(github.warmCalls.length),
       github.warmCalls.join(', '),
       '-',
@@ -89,6 +89,13 @@ async function main() {
       `idle timeout ${github.idleTimeoutSeconds} s`,
       `+${(github.idleRunnerSeconds - github.idleTimeoutSeconds).toFixed(2)} s`,
       `about ${(github.idleRunnerSeconds * 3 * 0.0000166667).toFixed(5)} USD at 3 GB`,
+    ],
+    [
+      `P6 delivery -> listener spawned, GitHub at ${github.githubLatencyMs} ms a call, median of ${github.jobs}`,
+      `${ms(github.hopMedianMs)} (webhook -> broker -> runner)`,
+      `${ms(github.directMedianMs)} (broker and runner in one invocation)`,
+      `${github.hopMedianMs - github.directMedianMs >= 0 ? '+' : ''}${ms(github.hopMedianMs - github.directMedianMs)}`,
+      `<= +50 ms for the broker hop: ${verdict(github.hopMedianMs - github.directMedianMs <= 50)}`,
     ],
   ];
   const header = ['measure', 'value', 'floor / reference', 'ratio', 'goal'];
@@ -114,8 +121,12 @@ async function main() {
     '- P2: a fresh `node` importing the bundle, minus a bare `node -e ""`, against the same for',
     '  `@aws-sdk/client-lambda` alone.',
     '- P3: see `npm run bench:runner`: a synthetic runner tree the size of a release.',
-    '- P4: GitHub requests the second job on a warm runner container makes, counted by the fake GitHub.',
+    '- P4: GitHub requests the broker makes for the second job once warm, counted by the fake GitHub.',
     '- P5: wall time of a runner invocation whose runner never gets a job, at the default idle timeout.',
+    '- P6: a signed delivery through the webhook handler, an async invoke over HTTP to a local invoke',
+    '  endpoint, the broker (GitHub answering every call after a fixed delay) and the runner, to the',
+    '  listener process starting; against the same with the runner started inside the broker',
+    '  invocation (one async invoke, as before the split). The difference is what the second hop costs.',
     '',
   ].join('\n');
   writeFileSync(path.join(__dirname, 'results.md'), doc);

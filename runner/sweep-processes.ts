@@ -23,15 +23,30 @@ export interface SweepResult {
   readonly survivors: readonly number[];
 }
 
-/** The marks of every process alive now: what the sandbox holds at init. */
-export async function processMarks(procDir = '/proc'): Promise<Set<ProcessMark>> {
+/**
+ * What belongs in the sandbox at init: the processes alive now that run as another user (the
+ * platform's own). A process of this user that is not this handler or its ancestor cannot be
+ * the platform's: the image starts nothing else, so it is what a job left when an earlier
+ * runtime in this sandbox was killed mid-job, and the first sweep takes it.
+ */
+export async function processMarks(
+  procDir = '/proc',
+  uid = process.getuid?.() ?? -1,
+): Promise<Set<ProcessMark>> {
   const marks = await Promise.all(
     (await listPids(procDir)).map(async (pid) => {
       const fields = await statFields(procDir, pid);
-      return fields && (`${pid}@${fields.startTicks}` as ProcessMark);
+      if (!fields || (await ownerOf(procDir, pid)) === uid) return undefined;
+      return `${pid}@${fields.startTicks}` as ProcessMark;
     }),
   );
   return new Set(marks.filter((mark): mark is ProcessMark => mark !== undefined));
+}
+
+async function ownerOf(procDir: string, pid: number): Promise<number | undefined> {
+  const status = await readFile(`${procDir}/${pid}/status`, 'utf8').catch(() => '');
+  const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+  return uid === undefined ? undefined : Number(uid);
 }
 
 /**
@@ -80,13 +95,25 @@ async function findVictims(
       .map(async (pid) => {
         const fields = await statFields(procDir, pid);
         if (!fields || fields.state === 'Z') return undefined; // gone, or dead and not yet reaped
-        if (options.keep) return options.keep.has(`${pid}@${fields.startTicks}`) ? undefined : pid;
+        if (options.keep)
+          return (await isKept(procDir, pid, fields.startTicks, options.keep)) ? undefined : pid;
         if (!marker) return undefined;
         const environ = await readFile(`${procDir}/${pid}/environ`, 'utf8').catch(() => '');
         return environ.split('\0').includes(marker) ? pid : undefined;
       }),
   );
   return found.filter((pid): pid is number => pid !== undefined);
+}
+
+/** Kept: recorded at init, or another user's (the platform's, and not ours to signal anyway). */
+async function isKept(
+  procDir: string,
+  pid: number,
+  startTicks: number,
+  keep: ReadonlySet<ProcessMark>,
+): Promise<boolean> {
+  if (keep.has(`${pid}@${startTicks}`)) return true;
+  return (await ownerOf(procDir, pid)) !== (process.getuid?.() ?? -1);
 }
 
 async function listPids(procDir: string): Promise<number[]> {

@@ -60,6 +60,8 @@ export class FakeGitHub {
   private nextRunnerId = 1000;
   private server: Server | undefined;
   url = '';
+  /** Added before every API answer: GitHub's own time, held fixed for benchmarks. */
+  latencyMs = 0;
 
   constructor(
     private readonly publicKey: string,
@@ -111,6 +113,7 @@ export class FakeGitHub {
         { status: fault.status, body: { message: 'injected fault' }, headers: fault.headers })
       : this.route(req.method ?? 'GET', path, url, body, auth);
     this.calls.push({ method: req.method ?? 'GET', path, auth: auth.kind, status: answer.status });
+    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
     res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
     res.end(answer.status === 204 ? undefined : JSON.stringify(answer.body));
   }

@@ -165,6 +165,21 @@ const scenarios = {
     }),
 };
 
+/**
+ * `script:<path>`: the job is a bash script, run as the worker runs a step (in the job's
+ * environment, its output not on the listener's); its exit code is the job's result.
+ */
+function runScript(file) {
+  takeJob(() => {
+    const step = childProcess.spawn('bash', [file], {
+      cwd: path.join(root, '_work'),
+      env: { ...process.env, LISTENER_PID: String(process.pid) },
+      stdio: 'ignore',
+    });
+    step.on('exit', (code) => finish(code === 0 ? 'Succeeded' : 'Failed'));
+  });
+}
+
 const state = { running: false };
 
 /** A per-runner scenario (by runner name) from FAKE_RUNNER_SCENARIOS, a JSON file a test writes. */
@@ -182,7 +197,7 @@ async function run(options) {
   if (!fs.existsSync(path.join(root, '.runner'))) fail('Runner is not configured.');
   const settings = JSON.parse(fs.readFileSync(path.join(root, '.runner'), 'utf8'));
   scenario = scenarioFor(settings.agentName) || scenario;
-  record({ runnerName: settings.agentName, scenario });
+  record({ runnerName: settings.agentName, scenario, at: Date.now() });
   fs.mkdirSync(path.join(root, '_diag'), { recursive: true });
   fs.writeFileSync(path.join(root, '_diag', `Runner_${Date.now()}-utc.log`), 'diag\n');
   process.on('SIGTERM', async () => {
@@ -205,6 +220,7 @@ async function run(options) {
     process.exit(Number(exit[1]));
   }
   setInterval(() => undefined, 1000);
+  if (scenario.startsWith('script:')) return runScript(scenario.slice('script:'.length));
   (scenarios[scenario] || (() => fail(`unknown FAKE_RUNNER_SCENARIO ${scenario}`)))();
 }
 
