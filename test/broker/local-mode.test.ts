@@ -1,0 +1,102 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import nock from 'nock';
+import { main } from '../../src/cli';
+import { createLocalDispatch } from '../../src/local-mode';
+import { createWebhookHandler } from '../../src/webhook-handler';
+import { captureLog } from '../support/capture-log';
+import { createFakeRunnerTree } from '../support/fake-runner-tree';
+import { appKeys, encodeJitConfig } from '../support/github-app';
+import { TEST_SECRET, delivery, queuedJob } from '../support/webhook-events';
+
+const API = 'https://api.github.com';
+const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-local-'));
+const sourceDir = path.join(base, 'actions-runner');
+const workRoot = path.join(base, 'work');
+
+beforeAll(async () => {
+  await createFakeRunnerTree(sourceDir);
+  nock.disableNetConnect();
+});
+afterAll(() => {
+  nock.enableNetConnect();
+  rmSync(base, { recursive: true, force: true });
+});
+
+async function until(probe: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!probe()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('local mode (npm start): webhook, broker and runner in one process', () => {
+  it('serves a job with only the App settings, settles its runner, and explain tells the whole story', async () => {
+    const env = {
+      PATH: process.env.PATH,
+      APP_ID: '4242',
+      PRIVATE_KEY: appKeys.privateKey,
+      WEBHOOK_SECRET: TEST_SECRET,
+      RUNNER_SOURCE_DIR: sourceDir,
+      RUNNER_WORK_ROOT: workRoot,
+      RUNNER_IDLE_TIMEOUT_SECONDS: '1',
+      RUNNER_STOP_GRACE_SECONDS: '1',
+      RUNNER_DEADLINE_MARGIN_SECONDS: '6',
+      RUNNER_MIN_FREE_MB: '1',
+      FAKE_RUNNER_SCENARIO: 'idle',
+    };
+    const captured = captureLog();
+    const statuses = ['queued', 'in_progress'];
+    nock(API)
+      .post('/app/installations/77/access_tokens')
+      .reply(201, { token: 'ghs_local', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+      .get('/repos/acme/app/actions/jobs/1001')
+      .times(2)
+      .reply(200, () => ({ id: 1001, status: statuses.shift() }))
+      .post('/repos/acme/app/actions/runners/generate-jitconfig')
+      .reply(201, {
+        runner: { id: 42 },
+        encoded_jit_config: encodeJitConfig(42, 'lambda-1001-1-1'),
+      })
+      .get('/repos/acme/app/actions/runners/42')
+      .reply(200, { id: 42, name: 'lambda-1001-1-1', busy: false, status: 'online' })
+      .delete('/repos/acme/app/actions/runners/42')
+      .reply(204);
+    const webhook = createWebhookHandler({
+      env: { WEBHOOK_SECRET: TEST_SECRET, RUNNER_DISPATCH: 'local' },
+      dispatch: createLocalDispatch({ log: captured.log, env }),
+      log: captured.log,
+    });
+    const payload = queuedJob({ fullName: 'acme/app' }) as {
+      workflow_job: { id: number; run_attempt: number };
+      installation: { id: number };
+    };
+    Object.assign(payload.workflow_job, { id: 1001, run_attempt: 1 });
+    payload.installation.id = 77;
+
+    expect((await webhook(delivery(payload))).statusCode).toBe(202);
+    await until(() => nock.isDone());
+    await until(() => captured.lines.some((line) => line.includes('local broker finished')));
+    expect(readdirSync(workRoot)).toEqual([]);
+
+    const file = path.join(base, 'exported.log');
+    writeFileSync(file, captured.lines.map((line) => `2026-11-29T00:00:00Z\t${line}`).join('\n'));
+    const story: string[] = [];
+    expect(main(['explain', '--logs', file, '--job', '1001'], (line) => story.push(line), {})).toBe(
+      0,
+    );
+    expect(story.map((line) => line.replace(/^\S+\s+/, ''))).toEqual([
+      'webhook: dispatched (profile "default" offers every label)',
+      'broker: runner lambda-1001-1-1 registered (id 42) and started',
+      'listener: √ Connected to GitHub',
+      "listener: Current runner version: '2.330.0'",
+      expect.stringMatching(/^listener: .*Listening for Jobs$/),
+      'listener: Exiting...',
+      'runner ended: idle',
+      'broker: registration deleted',
+      'broker: runner lambda-1001-1-1 ended (Success); job in_progress',
+    ]);
+  });
+});
