@@ -6,6 +6,10 @@ import type { Env } from '../src/env';
 import { readAppSettings, type AppSettings } from './app-settings';
 import { checkStage, putSecrets } from './put-secrets';
 import { setWebhookUrl } from './set-webhook-url';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the stage file module is CommonJS, shared with serverless.yml
+const { readStageFile } = require('./stage-file') as {
+  readStageFile: (stage: string, env?: NodeJS.ProcessEnv) => unknown;
+};
 
 /**
  * `npm run deploy:secrets -- --stage prod` and `npm run deploy:webhook-url -- --stage prod`.
@@ -31,8 +35,22 @@ export async function main(
   loadDotenv({ path: values['env-file'], processEnv: env, quiet: true } as Parameters<
     typeof loadDotenv
   >[0]);
-  const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  await command({ stage, env, region, settings: readAppSettings(env), print });
+  const { region, ghe } = stageSettings(stage, values.region, env);
+  await command({ stage, env: { ...ghe, ...env }, region, settings: readAppSettings(env), print });
+}
+
+/** Where the stage lives and its GHES host, from deploy/stages/<stage>.json unless given. */
+function stageSettings(stage: string, region: string | undefined, env: Env) {
+  const saved = readStageFile(stage, env as NodeJS.ProcessEnv) as {
+    region?: string;
+    params?: Record<string, string>;
+  };
+  const { gheHost, gheProtocol = 'https' } = saved.params ?? {};
+  const fallback = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  return {
+    region: region ?? saved.region ?? fallback,
+    ghe: gheHost ? { GHE_HOST: gheHost, GHE_PROTOCOL: gheProtocol } : {},
+  };
 }
 
 const USAGE =

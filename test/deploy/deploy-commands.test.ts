@@ -157,6 +157,42 @@ describe('deploy:webhook-url', () => {
     expect(printed.join('\n')).not.toContain(WEBHOOK_SECRET);
   });
 
+  it('works against GitHub Enterprise Server, reading the host from the stage file', async () => {
+    const stages = mkdtempSync(path.join(tmpdir(), 'lambda-runner-stages-'));
+    writeFileSync(
+      path.join(stages, 'ghes.json'),
+      JSON.stringify({ region: 'eu-west-1', params: { gheHost: 'ghe.example.com' } }),
+    );
+    process.env.LAMBDA_RUNNER_STAGES_DIR = stages;
+    cfnMock.on(DescribeStacksCommand, { StackName: 'lambda-runner-ghes' }).resolves({
+      Stacks: [
+        {
+          StackName: 'lambda-runner-ghes',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'WebhookUrl', OutputValue: 'https://hook.example/api/github/webhooks' },
+          ],
+        },
+      ],
+    });
+    nock('https://ghe.example.com/api/v3')
+      .patch('/app/hook/config')
+      .reply(200, {})
+      .get('/app')
+      .reply(200, { html_url: 'https://ghe.example.com/github-apps/lambda-runner' });
+    try {
+      const printed = await run(['webhook-url', '--stage', 'ghes', '--env-file', goodEnv()]);
+      expect(printed[1]).toBe(
+        'install the App on your repositories or organization: https://ghe.example.com/github-apps/lambda-runner/installations/new',
+      );
+      expect(nock.isDone()).toBe(true);
+    } finally {
+      delete process.env.LAMBDA_RUNNER_STAGES_DIR;
+      rmSync(stages, { recursive: true, force: true });
+    }
+  });
+
   it('explains a stage that was never deployed', async () => {
     cfnMock
       .on(DescribeStacksCommand)
