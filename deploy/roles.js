@@ -226,9 +226,15 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies }) {
         Action: 'lambda:InvokeFunction',
         Resource: runnerNames.map(lambdaArn),
       },
+      // Its own failed events go there; the schedule reads them back to replay them.
       {
         Effect: 'Allow',
-        Action: 'sqs:SendMessage',
+        Action: [
+          'sqs:SendMessage',
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+        ],
         Resource: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
       },
     ]),

@@ -176,6 +176,7 @@ function brokerFunction(s, name, profiles) {
         : {
             GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' },
             WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
+            BROKER_DLQ_URL: { Ref: 'BrokerDeadLetterQueue' },
           }),
       ...s.runner,
       RUNNER_PROFILES: JSON.stringify(profiles),

@@ -1,11 +1,11 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { STSClient } from '@aws-sdk/client-sts';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 
 export interface AwsClients {
   readonly lambda: LambdaClient;
   readonly secretsManager: SecretsManagerClient;
-  readonly sts: STSClient;
+  readonly sqs: SQSClient;
 }
 
 /**
@@ -15,7 +15,7 @@ export interface AwsClients {
 export function createAwsClients(): AwsClients {
   let lambda: LambdaClient | undefined;
   let secretsManager: SecretsManagerClient | undefined;
-  let sts: STSClient | undefined;
+  let sqs: SQSClient | undefined;
   return {
     get lambda() {
       lambda ??= new (loadSdk('@aws-sdk/client-lambda').LambdaClient)({});
@@ -25,16 +25,16 @@ export function createAwsClients(): AwsClients {
       secretsManager ??= new (loadSdk('@aws-sdk/client-secrets-manager').SecretsManagerClient)({});
       return secretsManager;
     },
-    get sts() {
-      sts ??= new (loadSdk('@aws-sdk/client-sts').STSClient)({});
-      return sts;
+    get sqs() {
+      sqs ??= new (loadSdk('@aws-sdk/client-sqs').SQSClient)({});
+      return sqs;
     },
   };
 }
 
 /**
  * Loads an SDK client package on first use: a webhook given its secret directly never pays for
- * loading Secrets Manager at cold start, and the webhook never loads STS.
+ * loading Secrets Manager at cold start.
  */
 export function loadSdk<T extends keyof Clients>(name: T): Clients[T] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose, see above
@@ -44,5 +44,5 @@ export function loadSdk<T extends keyof Clients>(name: T): Clients[T] {
 export interface Clients {
   '@aws-sdk/client-lambda': typeof import('@aws-sdk/client-lambda');
   '@aws-sdk/client-secrets-manager': typeof import('@aws-sdk/client-secrets-manager');
-  '@aws-sdk/client-sts': typeof import('@aws-sdk/client-sts');
+  '@aws-sdk/client-sqs': typeof import('@aws-sdk/client-sqs');
 }

@@ -3,7 +3,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 export { Metrics };
 
 /** One Powertools metrics instance per function (CloudWatch Embedded Metric Format on stdout). */
-export function createMetrics(serviceName: 'webhook' | 'runner'): Metrics {
+export function createMetrics(serviceName: 'webhook' | 'broker' | 'runner'): Metrics {
   return new Metrics({ namespace: 'LambdaRunner', serviceName });
 }
 
@@ -54,4 +54,24 @@ export function recordRunner(metrics: Metrics | undefined, figures: RunnerFigure
     if (typeof value === 'number' && Number.isFinite(value)) metrics.addMetric(name, unit, value);
   }
   metrics.publishStoredMetrics();
+}
+
+/**
+ * One broker figure as an EMF line: `Redeliveries`, `Replays` and `Redispatches` counted by
+ * `reason`, or `JobsWaitingMs` (a queued job's age when its runner is started).
+ */
+export function recordBroker(
+  metrics: Metrics | undefined,
+  name: 'Redeliveries' | 'Replays' | 'Redispatches' | 'JobsWaitingMs',
+  reason: string,
+  value = 1,
+): void {
+  if (!metrics || !Number.isFinite(value)) return;
+  const single = metrics.singleMetric();
+  single.addDimensions({ reason });
+  single.addMetric(
+    name,
+    name === 'JobsWaitingMs' ? MetricUnit.Milliseconds : MetricUnit.Count,
+    value,
+  );
 }

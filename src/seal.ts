@@ -26,6 +26,13 @@ export function isSealed(value: unknown, key: Buffer): value is Sealed<Record<st
   return timingSafeEqual(Buffer.from(mac, 'hex'), Buffer.from(macOf(rest, key), 'hex'));
 }
 
+/** The event as it was before sealing: every field but the MAC. */
+export function withoutMac<T extends object>(sealed: T): Omit<T, 'mac'> {
+  const copy: Partial<T> & { mac?: unknown } = { ...sealed };
+  delete copy.mac;
+  return copy as Omit<T, 'mac'>;
+}
+
 function macOf(value: object, key: Buffer): string {
   return createHmac('sha256', key).update(canonical(value)).digest('hex');
 }

@@ -23,6 +23,16 @@ export interface BrokerConfig {
   readonly janitorGraceMs: number;
   /** GitHub calls one scheduled run may make. */
   readonly janitorMaxCalls: number;
+  /** Failed webhook deliveries this recent are redelivered. */
+  readonly redeliveryWindowMs: number;
+  /** Redeliveries per delivery at most. */
+  readonly redeliveryMaxAttempts: number;
+  /** GitHub calls one redelivery run may make. */
+  readonly redeliveryMaxCalls: number;
+  /** The broker's SQS dead-letter queue, replayed on the schedule. */
+  readonly deadLetterQueueUrl?: string;
+  /** Replays per dead letter at most. */
+  readonly maxReplays: number;
   readonly logLevel: string;
 }
 
@@ -50,6 +60,11 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     maxDispatches: read.int('RUNNER_MAX_DISPATCHES', 3, 1),
     janitorGraceMs: read.int('JANITOR_GRACE_MINUTES', 20, 16) * 60_000,
     janitorMaxCalls: read.int('JANITOR_MAX_CALLS', 200, 1),
+    redeliveryWindowMs: read.int('REDELIVERY_WINDOW_MINUTES', 60, 1) * 60_000,
+    redeliveryMaxAttempts: read.int('REDELIVERY_MAX_ATTEMPTS', 3, 1),
+    redeliveryMaxCalls: read.int('REDELIVERY_MAX_CALLS', 50, 1),
+    deadLetterQueueUrl: read.string('BROKER_DLQ_URL'),
+    maxReplays: read.int('DEAD_LETTER_MAX_REPLAYS', 3, 1),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { recordBroker, type Metrics } from '../metrics';
 import type { RunnerProfile } from '../profiles';
 import type { RunnerRequest } from '../runner-request';
 import { seal } from '../seal';
@@ -27,6 +28,8 @@ export interface BrokerDeps {
   readonly log: Logger;
   /** Runner group ids by org, looked up once per container. */
   readonly groupIds?: Map<string, number>;
+  /** Where the broker's figures are counted (CloudWatch EMF). */
+  readonly metrics?: Metrics;
 }
 
 /** The runner's name on GitHub: one per job, attempt and dispatch, so a replay gets 409. */
@@ -77,7 +80,14 @@ export async function dispatchJob(
     deps.sealKey,
   );
   await start(payload, profile as RunnerProfile, { client, target, log, deps });
-  log.info({ decision: 'started', runnerId: registered.runnerId }, 'runner started');
+  const waitingMs = request.jobCreatedAt ? Date.now() - Date.parse(request.jobCreatedAt) : NaN;
+  recordBroker(
+    deps.metrics,
+    'JobsWaitingMs',
+    request.dispatch > 1 ? 'redispatch' : 'first',
+    waitingMs,
+  );
+  log.info({ decision: 'started', runnerId: registered.runnerId, waitingMs }, 'runner started');
   return 'started';
 }
 

@@ -1,11 +1,15 @@
 import pino, { type Logger } from 'pino';
 import { createAwsClients, type AwsClients } from '../aws-clients';
 import type { Env } from '../env';
+import { createMetrics, type Metrics } from '../metrics';
 import { parseRunnerRequest } from '../runner-request';
-import { deriveSealKey, isSealed } from '../seal';
+import { deriveSealKey, isSealed, withoutMac } from '../seal';
+import { sqsDeadLetters, type DeadLetters } from './dead-letters';
+import { redeliverFailed } from './redeliver';
+import { replayDeadLetters } from './replay-dead-letters';
 import { resolveAppCredentials } from './app-credentials';
 import { loadBrokerConfig, type BrokerConfig } from './config';
-import { dispatchJob, type BrokerDeps } from './dispatch-job';
+import { dispatchJob } from './dispatch-job';
 import { createLambdaExecutor, type Executors } from './executors';
 import { createAppClient, createGitHubClients } from './github-client';
 import { sweepRunners } from './janitor';
@@ -14,11 +18,15 @@ import { settleRunner, type DestinationRecord } from './settle-runner';
 export interface BrokerOptions {
   readonly env?: Env;
   readonly config?: BrokerConfig;
-  readonly clients?: Pick<AwsClients, 'lambda' | 'secretsManager'>;
+  readonly clients?: Partial<Pick<AwsClients, 'sqs'>> &
+    Pick<AwsClients, 'lambda' | 'secretsManager'>;
+  /** Where the broker's failed events wait; by default its SQS queue (`BROKER_DLQ_URL`). */
+  readonly deadLetters?: DeadLetters;
   readonly log?: Logger;
   /** Executor kinds; by default `lambda` (the runner functions). Local mode adds its own. */
   readonly executors?: Executors;
   readonly retryAfterBaseValue?: number;
+  readonly metrics?: Metrics;
 }
 
 type BrokerEvent = 'dispatch' | 'destination' | 'schedule' | 'unknown';
@@ -46,7 +54,7 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
   // Configuration is read on the first event, so importing the bundle never throws.
   let log = options.log ?? pino({ level: 'info' });
   const clients = options.clients ?? createAwsClients();
-  let ready: Promise<BrokerDeps & { app: ReturnType<typeof createAppClient> }> | undefined;
+  let ready: Promise<Ready> | undefined;
   const getReady = () => {
     ready ??= Promise.resolve()
       .then(() => {
@@ -83,16 +91,9 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
   };
 }
 
-/** The request as the webhook built it, without its seal. */
-export function withoutMac<T extends { mac?: unknown }>(sealed: T): Omit<T, 'mac'> {
-  const copy: Partial<T> = { ...sealed };
-  delete copy.mac;
-  return copy as Omit<T, 'mac'>;
-}
-
 async function prepare(
   config: BrokerConfig,
-  clients: Pick<AwsClients, 'lambda' | 'secretsManager'>,
+  clients: NonNullable<BrokerOptions['clients']>,
   log: Logger,
   options: BrokerOptions,
 ) {
@@ -114,18 +115,62 @@ async function prepare(
     executors: options.executors ?? { lambda: createLambdaExecutor({ lambda: clients.lambda }) },
     sealKey: deriveSealKey(secret),
     groupIds: new Map<string, number>(),
+    metrics: options.metrics ?? createMetrics('broker'),
+    deadLetters:
+      options.deadLetters ??
+      (config.deadLetterQueueUrl && clients.sqs
+        ? sqsDeadLetters({ sqs: clients.sqs, queueUrl: config.deadLetterQueueUrl })
+        : undefined),
   };
 }
 
-async function schedule(deps: BrokerDeps & { app: ReturnType<typeof createAppClient> }) {
-  const report = await sweepRunners({
-    app: deps.app,
-    installation: deps.github,
-    scope: deps.config.scope,
-    graceMs: deps.config.janitorGraceMs,
-    maxCalls: deps.config.janitorMaxCalls,
-    log: deps.log,
-  });
-  deps.log.info({ ...report }, 'scheduled clean-up finished');
+type Ready = Awaited<ReturnType<typeof prepare>>;
+
+/**
+ * The schedule: orphan registrations, failed webhook deliveries, dead letters. Each task runs
+ * even when another fails; a failure is logged and makes the run fail (for its alarm).
+ */
+async function schedule(deps: Ready) {
+  const tasks = {
+    orphans: () =>
+      sweepRunners({
+        app: deps.app,
+        installation: deps.github,
+        scope: deps.config.scope,
+        graceMs: deps.config.janitorGraceMs,
+        maxCalls: deps.config.janitorMaxCalls,
+        log: deps.log,
+      }),
+    redeliveries: () =>
+      redeliverFailed({
+        app: deps.app,
+        windowMs: deps.config.redeliveryWindowMs,
+        maxAttempts: deps.config.redeliveryMaxAttempts,
+        maxCalls: deps.config.redeliveryMaxCalls,
+        log: deps.log,
+        metrics: deps.metrics,
+      }),
+    replays: async () =>
+      deps.deadLetters
+        ? replayDeadLetters(deps.deadLetters, {
+            ...deps,
+            maxReplays: deps.config.maxReplays,
+            maxLetters: 50,
+          })
+        : { replayed: 0, requeued: 0, dropped: 0 },
+  };
+  const report: Record<string, unknown> = {};
+  const failures: string[] = [];
+  for (const [name, task] of Object.entries(tasks)) {
+    try {
+      report[name] = await task();
+    } catch (error) {
+      failures.push(name);
+      deps.log.error({ err: error, task: name }, 'scheduled task failed');
+    }
+  }
+  deps.log.info({ ...report, failures }, 'schedule finished');
+  if (failures.length > 0)
+    throw new Error(`lambda-runner: scheduled tasks failed: ${failures.join(', ')}`);
   return report;
 }

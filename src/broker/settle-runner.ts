@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { recordBroker } from '../metrics';
 import type { RunnerRequest } from '../runner-request';
 import { isSealed } from '../seal';
 import { parseRunnerPayload, type RunnerPayload } from '../../runner/runner-payload';
@@ -61,14 +62,13 @@ export async function settleRunner(
   const target = targetOf(payload, deps.config);
   const registration = await removeUnlessBusy(client, target, payload, log);
   const status = await readJobStatus(client, payload);
-  log.info(
-    { condition: record.requestContext?.condition, registration, jobStatus: status },
-    'runner settled',
-  );
+  const condition = record.requestContext?.condition ?? 'unknown';
+  log.info({ condition, registration, jobStatus: status }, 'runner settled');
   if (status !== 'queued' || registration === 'busy') {
     return { runnerName: payload.runnerName, registration };
   }
   const redispatch = await dispatchJob(nextDispatch(payload), { ...deps, log });
+  if (redispatch === 'started') recordBroker(deps.metrics, 'Redispatches', condition);
   log.info({ decision: 'redispatch', outcome: redispatch }, 'job still queued: dispatched again');
   return { runnerName: payload.runnerName, registration, redispatch };
 }
