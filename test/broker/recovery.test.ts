@@ -154,12 +154,13 @@ describe('the schedule redelivers failed webhook deliveries', () => {
     nock(API)
       .get('/app/hook/deliveries')
       .query(true)
-      .reply(200, [attempt(31, 'a', 503, minute), attempt(32, 'b', 503, minute)]);
+      .reply(200, [attempt(31, 'a', 503, minute), attempt(32, 'b', 503, minute)])
+      .post('/app/hook/deliveries/31/attempts')
+      .reply(202, {});
     const { handler } = broker({ REDELIVERY_MAX_CALLS: '2' });
-    const report = (await handler(SCHEDULE)) as {
-      redeliveries: { calls: number; truncated: boolean };
-    };
-    expect(report.redeliveries).toMatchObject({ calls: 2, truncated: true });
+    const report = (await handler(SCHEDULE)) as { redeliveries: Record<string, unknown> };
+    expect(report.redeliveries).toMatchObject({ calls: 2, truncated: true, redelivered: ['a'] });
+    expect(nock.isDone()).toBe(true);
   });
 });
 
