@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import pino from 'pino';
+import { toDeadLetter, type DeadLetters } from '../src/broker/dead-letters';
 import { createBrokerHandler } from '../src/broker/handler';
 import { createRunnerHandler } from '../runner/handler';
 
@@ -10,9 +14,34 @@ import { createRunnerHandler } from '../runner/handler';
  * (retries, then the dead-letter queue) instead of ending the whole process. These wrappers
  * do both the way Lambda would. The deployed functions use the plain handlers.
  */
+/** The broker's dead-letter queue, as files in a directory (`OFFLINE_DEAD_LETTER_DIR`). */
+function directoryDeadLetters(dir: string): DeadLetters {
+  mkdirSync(dir, { recursive: true });
+  const put = (body: unknown) =>
+    writeFileSync(path.join(dir, `${Date.now()}-${randomUUID()}.json`), JSON.stringify(body));
+  return {
+    async receive(max) {
+      return readdirSync(dir)
+        .sort()
+        .slice(0, max)
+        .map((name) => toDeadLetter(name, readFileSync(path.join(dir, name), 'utf8')));
+    },
+    async remove(letter) {
+      rmSync(path.join(dir, letter.handle), { force: true });
+    },
+    async requeue(letter) {
+      put({ event: letter.event, replays: letter.replays + 1 });
+      rmSync(path.join(dir, letter.handle), { force: true });
+    },
+  };
+}
+
 const log = pino({ level: process.env.LOG_LEVEL?.trim() || 'info' });
 const lambda = new LambdaClient({});
-const brokerHandler = createBrokerHandler();
+const deadLetterDir = process.env.OFFLINE_DEAD_LETTER_DIR;
+const brokerHandler = createBrokerHandler(
+  deadLetterDir ? { deadLetters: directoryDeadLetters(deadLetterDir) } : {},
+);
 const runnerHandler = createRunnerHandler();
 
 type Context = { getRemainingTimeInMillis(): number; functionName?: string };
@@ -21,8 +50,18 @@ export async function broker(event: unknown) {
   try {
     return await brokerHandler(event);
   } catch (error) {
-    // In Lambda: two retries, then the broker's dead-letter queue.
+    // In Lambda: two retries, then the broker's dead-letter queue, as an on-failure record.
     log.error({ err: error, offline: 'dead-letter' }, 'broker event failed');
+    if (deadLetterDir) {
+      writeFileSync(
+        path.join(deadLetterDir, `${Date.now()}-${randomUUID()}.json`),
+        JSON.stringify({
+          requestContext: { condition: 'RetriesExhausted' },
+          requestPayload: event,
+          responsePayload: { errorMessage: (error as Error).message },
+        }),
+      );
+    }
     return { result: 'failed', error: (error as Error).message };
   }
 }

@@ -7,6 +7,10 @@ const BROKER_STEPS: Record<string, (record: LogRecord) => string> = {
   'runner registration deleted': () => 'broker: registration deleted',
   'runner settled': (r) =>
     `broker: runner ${String(r.runnerName)} ended (${String(r.condition ?? 'unknown')}); job ${String(r.jobStatus)}`,
+  'dead letter replayed': (r) =>
+    `broker: replayed from its dead-letter queue (${JSON.stringify(r.outcome)})`,
+  'dead letter failed again: put back': (r) =>
+    `broker: replay ${Number(r.replays) + 1} failed; kept for the next run`,
   'job still queued: dispatched again': (r) =>
     `broker: the job still waits: dispatched again (${String(r.outcome)})`,
 };

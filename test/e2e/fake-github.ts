@@ -62,6 +62,43 @@ export class FakeGitHub {
   url = '';
   /** Added before every API answer: GitHub's own time, held fixed for benchmarks. */
   latencyMs = 0;
+  /** The App's webhook delivery log, newest last, as GET /app/hook/deliveries shows it. */
+  readonly hookDeliveries: HookDelivery[] = [];
+  /** Where redeliveries go: the App's webhook URL. */
+  webhookUrl = '';
+  /** How many times each job was taken by a runner ("Running job"). */
+  readonly jobsRun = new Map<number, number>();
+  private nextDeliveryId = 1;
+
+  /**
+   * Delivers a webhook as GitHub does: POSTs it to the webhook URL and records the attempt in
+   * the App's delivery log with the answer's status (0 when nothing answered).
+   */
+  async deliver(
+    request: { guid: string; event: string; headers: Record<string, string>; body: string },
+    redelivery = false,
+  ): Promise<number> {
+    let status = 0;
+    try {
+      status = (
+        await fetch(this.webhookUrl, {
+          method: 'POST',
+          headers: request.headers,
+          body: request.body,
+        })
+      ).status;
+    } catch {
+      status = 0;
+    }
+    this.hookDeliveries.push({
+      ...request,
+      id: this.nextDeliveryId++,
+      status,
+      redelivery,
+      at: new Date(),
+    });
+    return status;
+  }
 
   constructor(
     private readonly publicKey: string,
@@ -159,6 +196,9 @@ export class FakeGitHub {
       'GET /app/installations': () =>
         app ? ok(this.installations.map((id) => installationItem(id))) : unauthorized(),
       'GET /app': () => (app ? ok(example('integration')) : unauthorized()),
+      'GET /app/hook/deliveries': () => (app ? this.deliveryLog(url) : unauthorized()),
+      'POST /app/hook/deliveries/:n/attempts': () =>
+        app ? this.redeliver(Number(path.split('/')[4])) : unauthorized(),
       'GET /installation/repositories': () =>
         installation ? ok(example('repository-paginated-2')) : unauthorized(),
     };
@@ -166,6 +206,35 @@ export class FakeGitHub {
       handlers[key] ??
       (() => (installation ? this.runnerRoute(method, path, url, body) : unauthorized()));
     return handler();
+  }
+
+  /** Newest first, `per_page` at a time, the cursor being the offset (GitHub's is opaque). */
+  private deliveryLog(url: URL): Answer {
+    const perPage = Number(url.searchParams.get('per_page') ?? 30);
+    const offset = Number(url.searchParams.get('cursor') ?? 0);
+    const newestFirst = [...this.hookDeliveries].reverse();
+    const page = newestFirst.slice(offset, offset + perPage).map((delivery) => ({
+      ...example('hook-delivery-items')[0],
+      id: delivery.id,
+      guid: delivery.guid,
+      delivered_at: delivery.at.toISOString(),
+      redelivery: delivery.redelivery,
+      status: delivery.status >= 200 && delivery.status < 300 ? 'OK' : 'failed',
+      status_code: delivery.status,
+      event: delivery.event,
+      action: 'queued',
+    }));
+    const more = offset + perPage < newestFirst.length;
+    const next = `${this.url}/app/hook/deliveries?per_page=${perPage}&cursor=${offset + perPage}`;
+    return { status: 200, body: page, headers: more ? { link: `<${next}>; rel="next"` } : {} };
+  }
+
+  /** GitHub accepts the redelivery at once and makes it shortly after. */
+  private redeliver(id: number): Answer {
+    const delivery = this.hookDeliveries.find((candidate) => candidate.id === id);
+    if (!delivery) return notFound();
+    setTimeout(() => void this.deliver(delivery, true), 10);
+    return { status: 202, body: {} };
   }
 
   private mint(installationId: number): Answer {
@@ -314,6 +383,7 @@ export class FakeGitHub {
     const jobId = Number(/^lambda-(\d+)-/.exec(runner.name)?.[1]);
     if (event === 'listening') runner.status = 'online';
     if (event === 'running') {
+      this.jobsRun.set(jobId, (this.jobsRun.get(jobId) ?? 0) + 1);
       runner.busy = true;
       this.jobs.set(jobId, 'in_progress');
     }
@@ -334,6 +404,17 @@ export class FakeGitHub {
 }
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+
+interface HookDelivery {
+  readonly id: number;
+  readonly guid: string;
+  readonly event: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  readonly status: number;
+  readonly redelivery: boolean;
+  readonly at: Date;
+}
 const ok = (body: unknown): Answer => ({ status: 200, body });
 const unauthorized = (): Answer => ({
   status: 401,

@@ -170,9 +170,12 @@ export function startFrontDoor(
 export async function startOffline(
   env: NodeJS.ProcessEnv,
   logDir: string,
+  /** Puts something (a fault injector) between the functions and the invoke endpoint. */
+  front?: (lambdaUrl: string) => Promise<string>,
 ): Promise<{ stage: Stage; webhookUrl: string; lambdaUrl: string }> {
   const [httpPort, lambdaPort] = [await freePort(), await freePort()];
   const lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
+  const invokeUrl = front ? await front(lambdaUrl) : lambdaUrl;
   const stage = await startStage(
     'serverless-offline',
     path.join(root, 'node_modules/.bin/serverless'),
@@ -189,7 +192,7 @@ export async function startOffline(
     ],
     {
       cwd: path.join(root, 'deploy'),
-      env: { ...env, AWS_ENDPOINT_URL_LAMBDA: lambdaUrl, SLS_TELEMETRY_DISABLED: '1' },
+      env: { ...env, AWS_ENDPOINT_URL_LAMBDA: invokeUrl, SLS_TELEMETRY_DISABLED: '1' },
       logDir,
       ready: /Server ready/,
       timeoutMs: 90_000,
