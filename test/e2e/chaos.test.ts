@@ -69,20 +69,27 @@ function startFaultProxy(target: string) {
     faults['the runner event is throttled until it expires'].map(firstRunner),
   );
   const held: unknown[] = [];
+  /** What to do with one invoke: refuse it, hold it back (throttled), or pass it on. */
+  const decide = (payload: Record<string, unknown>): 'refuse' | 'hold' | 'pass' => {
+    if (payload.kind !== 'runner' && payload.kind !== 'dispatch') return 'pass';
+    const key =
+      payload.kind === 'runner' ? String(payload.runnerName) : `delivery-${String(payload.jobId)}`;
+    const left = failing.get(key) ?? 0;
+    if (left > 0) {
+      failing.set(key, left - 1);
+      return 'refuse';
+    }
+    return throttled.delete(key) ? 'hold' : 'pass';
+  };
   const server = createServer((req, res) => {
     void readAll(req).then((body) => {
       const payload = JSON.parse(body.toString() || '{}') as Record<string, unknown>;
-      const key =
-        payload.kind === 'runner'
-          ? String(payload.runnerName)
-          : `delivery-${String(payload.jobId)}`;
-      const left = failing.get(key) ?? 0;
-      if (left > 0 && (payload.kind === 'runner' || payload.kind === 'dispatch')) {
-        failing.set(key, left - 1);
+      const decision = decide(payload);
+      if (decision === 'refuse') {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"injected"}');
         return;
       }
-      if (payload.kind === 'runner' && throttled.delete(String(payload.runnerName))) {
+      if (decision === 'hold') {
         held.push(payload);
         res.writeHead(202).end();
         return;
@@ -140,7 +147,7 @@ beforeAll(async () => {
   const started = await startPrism(fake, logDir);
   prism = started.stage;
   front = await startFrontDoor(started.url);
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     WEBHOOK_SECRET: TEST_SECRET,
