@@ -15,6 +15,7 @@ const { secrets } = require('./secrets');
 const { checkConcurrencyHeadroom, splitList } = require('./parameters');
 const RELEASE = require('./runner-release.json');
 const { deployContext } = require('./stage-file');
+const { profileList, routingEnvironment } = require('./routing');
 
 /** `serverless offline` runs the built handlers in-process: no image, no CloudFormation refs. */
 const isOffline = () => process.argv.slice(2).includes('offline');
@@ -56,10 +57,6 @@ function settings() {
     jobPolicies: splitList(p.jobPolicies ?? ''),
     alarmEmail: p.alarmEmail ?? '',
     webhook: {
-      REQUIRED_LABEL: p.requiredLabel,
-      ALLOWED_REPOSITORIES: p.allowedRepositories,
-      ALLOWED_OWNERS: p.allowedOwners,
-      ALLOW_PUBLIC_REPOSITORIES: p.allowPublicRepositories,
       LOG_LEVEL: p.logLevel,
       ...ghes,
     },
@@ -114,13 +111,7 @@ function ecr() {
 
 function functions() {
   const s = settings();
-  const profiles = s.profiles.map((profile) => ({
-    name: profile.name,
-    labels: profile.labels,
-    functionName: runnerFunctionName(s.stage, profile),
-    ...(profile.scope ? { scope: profile.scope } : {}),
-    ...(profile.group ? { group: profile.group } : {}),
-  }));
+  const profiles = profileList(s.stage, s.profiles);
   const brokerName = `lambda-runner-${s.stage}-broker`;
   /** @type {Record<string, any>} */
   const result = {
@@ -136,9 +127,9 @@ function functions() {
         ...(s.offline ? {} : { WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' } }),
         ...s.webhook,
         ...(s.offline ? shellEnvironment() : {}),
+        ...routingEnvironment({ stage: s.stage, params: s.params, profiles: s.profiles }),
         RUNNER_DISPATCH: 'lambda',
         BROKER_FUNCTION_NAME: brokerName,
-        RUNNER_PROFILES: JSON.stringify(profiles),
       },
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
     },

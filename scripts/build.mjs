@@ -94,6 +94,8 @@ await Promise.all([
     entryPoints: { cli: 'src/cli.ts' },
     outdir: 'dist',
     banner: { js: '#!/usr/bin/env node' },
+    // deploy/routing.js reads deploy's own files (stages, profiles) where they are.
+    external: ['../deploy/routing'],
   }),
   build({
     ...common,

@@ -1,55 +1,162 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadRoutingConfig } from './config';
 import type { JobEvent } from './decide-job';
 import type { Env } from './env';
+import { ConfigError } from './errors';
 import { explainJob } from './explain';
 import { jobStory } from './job-story';
 
-const USAGE = `usage:
-  lambda-runner explain --labels self-hosted,lambda-runner --repo owner/repo [--public] [--action queued]
-  lambda-runner explain --payload delivery.json [--event workflow_job]
-  lambda-runner explain --logs exported.log --job <job id>
-Routing settings come from the environment, as on the webhook (REQUIRED_LABEL, RUNNER_LABELS,
-RUNNER_PROFILES, ALLOWED_REPOSITORIES, ALLOWED_OWNERS, ALLOW_PUBLIC_REPOSITORIES).`;
+const HELP = `lambda-runner: ephemeral GitHub Actions runners on AWS Lambda
 
-/** `lambda-runner explain ...`: why a job does or does not get a runner. Returns the exit code. */
+usage: lambda-runner <command> [options]
+
+commands:
+  explain    why a job does or does not get a runner, or one job's story from exported logs
+
+options:
+  -h, --help     this help (lambda-runner <command> --help for a command's)
+  --version      the installed version
+
+Deploy helpers: npm run deploy, npm run deploy:secrets, npm run deploy:webhook-url (docs/DEPLOYMENT.md).`;
+
+const EXPLAIN_HELP = `usage:
+  lambda-runner explain --labels self-hosted,lambda-runner --repo owner/repo [--public] [--action queued] [--stage S]
+  lambda-runner explain --payload delivery.json [--event workflow_job] [--stage S]
+  lambda-runner explain --logs exported.log --job <job id>
+
+Routing settings come from the deployed stage with --stage (deploy/stages/<S>.json, its
+parameters and profile file, exactly as deploy uses them), else from the environment, as on the
+webhook (REQUIRED_LABEL, RUNNER_LABELS, RUNNER_PROFILES, ALLOWED_REPOSITORIES, ALLOWED_OWNERS,
+ALLOW_PUBLIC_REPOSITORIES). Exit code: 0 a runner starts, 1 no runner, 2 a usage or input error.`;
+
+/** A problem with what the user typed or gave: the message says which input and what to do. */
+class UsageError extends Error {}
+
+/**
+ * `lambda-runner ...`: the operator's command line. Returns the exit code: 0 done (or a runner
+ * starts), 1 the answer is "no" (no runner, nothing in the logs), 2 the input was wrong.
+ */
 export function main(
   argv: string[],
   print: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
   env: Env = process.env,
 ): number {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      labels: { type: 'string' },
-      repo: { type: 'string' },
-      public: { type: 'boolean', default: false },
-      action: { type: 'string', default: 'queued' },
-      payload: { type: 'string' },
-      event: { type: 'string', default: 'workflow_job' },
-      logs: { type: 'string' },
-      job: { type: 'string' },
-    },
-  });
-  if (positionals[0] !== 'explain') return usage(print);
+  try {
+    return run(argv, print, env);
+  } catch (error) {
+    if (!(error instanceof UsageError) && !(error instanceof ConfigError)) throw error;
+    print(`lambda-runner: ${error.message.replace(/^lambda-runner: /, '')}`);
+    return 2;
+  }
+}
+
+function run(argv: string[], print: (line: string) => void, env: Env): number {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h') return say(print, HELP, 0);
+  if (command === '--version') return say(print, version(), 0);
+  if (command !== 'explain')
+    throw new UsageError(`unknown command "${command}"; run lambda-runner --help for the commands`);
+  return explain(rest, print, env);
+}
+
+function explain(args: string[], print: (line: string) => void, env: Env): number {
+  const values = parseExplainArgs(args);
+  if (values.help) return say(print, EXPLAIN_HELP, 0);
   if (values.logs) return story(values.logs, values.job, print);
-  const payload = values.payload ? readPayload(values.payload) : fromFlags(values);
-  if (!payload) return usage(print);
-  const lines = explainJob({ event: values.event, payload }, loadRoutingConfig(env));
+  const payload = values.payload ? readPayload(values.payload, values.event) : fromFlags(values);
+  const routing = values.stage ? stageEnvironment(values.stage, env) : env;
+  const lines = explainJob({ event: values.event, payload }, loadRoutingConfig(routing));
   lines.forEach((line) => print(line));
   return String(lines[0]).startsWith('✔') ? 0 : 1;
 }
 
-function readPayload(file: string): JobEvent {
-  return JSON.parse(readFileSync(file, 'utf8')) as JobEvent;
+function parseExplainArgs(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        labels: { type: 'string' },
+        repo: { type: 'string' },
+        public: { type: 'boolean', default: false },
+        action: { type: 'string', default: 'queued' },
+        payload: { type: 'string' },
+        event: { type: 'string', default: 'workflow_job' },
+        logs: { type: 'string' },
+        job: { type: 'string' },
+        stage: { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError(`explain: ${(error as Error).message}; run lambda-runner explain --help`);
+  }
+}
+
+/** The routing environment of a deployed stage, from deploy's own modules. */
+function stageEnvironment(stage: string, env: Env): Env {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deploy's CommonJS modules, read as deploy reads them
+  const { stageRouting } = require('../deploy/routing') as {
+    stageRouting: (stage: string, env: Env) => { known: boolean; env: Env };
+  };
+  let routing: { known: boolean; env: Env };
+  try {
+    routing = stageRouting(stage, env);
+  } catch (error) {
+    throw new UsageError(`explain --stage ${stage}: ${(error as Error).message}`);
+  }
+  if (!routing.known) {
+    throw new UsageError(
+      `explain --stage ${stage}: no deploy/stages/${stage}.json; deploy the stage first, or leave out --stage to use the environment`,
+    );
+  }
+  return routing.env;
+}
+
+function readPayload(file: string, event: string): JobEvent {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `explain --payload ${file}: cannot read it (${(error as NodeJS.ErrnoException).code})`,
+    );
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`explain --payload ${file}: not valid JSON (${(error as Error).message})`);
+  }
+  const job = (payload as { workflow_job?: unknown } | null)?.workflow_job;
+  if (
+    event === 'workflow_job' &&
+    (typeof job !== 'object' || job === null || Array.isArray(payload))
+  ) {
+    throw new UsageError(
+      `explain --payload ${file}: not a workflow_job delivery (it has no "workflow_job" object); save the payload of a "workflow_job" delivery from the App's delivery log, or pass --event <its event>`,
+    );
+  }
+  return payload as JobEvent;
 }
 
 function story(file: string, job: string | undefined, print: (line: string) => void): number {
-  if (!job) return usage(print);
-  jobStory(readFileSync(file, 'utf8'), Number(job)).forEach((line) => print(line));
-  return 0;
+  if (!job || !/^\d+$/.test(job))
+    throw new UsageError(
+      `explain --logs: --job must be a job id (a number), got ${JSON.stringify(job ?? '')}`,
+    );
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `explain --logs ${file}: cannot read it (${(error as NodeJS.ErrnoException).code})`,
+    );
+  }
+  const lines = jobStory(text, Number(job));
+  lines.forEach((line) => print(line));
+  return lines[0]?.startsWith('no log line') ? 1 : 0;
 }
 
 function fromFlags(values: {
@@ -57,8 +164,15 @@ function fromFlags(values: {
   repo?: string;
   public?: boolean;
   action?: string;
-}): JobEvent | undefined {
-  if (values.labels === undefined || !values.repo) return undefined;
+}): JobEvent {
+  if (values.labels === undefined)
+    throw new UsageError(
+      "explain: give --labels (the job's runs-on) and --repo, or --payload, or --logs; run lambda-runner explain --help",
+    );
+  if (!values.repo || !/^[^/\s]+\/[^/\s]+$/.test(values.repo))
+    throw new UsageError(
+      `explain: --repo must be owner/repo, got ${JSON.stringify(values.repo ?? '')}`,
+    );
   return {
     action: values.action,
     workflow_job: {
@@ -71,16 +185,16 @@ function fromFlags(values: {
   };
 }
 
-function usage(print: (line: string) => void): number {
-  print(USAGE);
-  return 2;
+function version(): string {
+  const file = path.resolve(__dirname, '..', 'package.json');
+  return `lambda-runner ${(JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version}`;
+}
+
+function say(print: (line: string) => void, text: string, code: number): number {
+  print(text);
+  return code;
 }
 
 if (require.main === module) {
-  try {
-    process.exitCode = main(process.argv.slice(2));
-  } catch (error) {
-    console.error((error as Error).message);
-    process.exitCode = 2;
-  }
+  process.exitCode = main(process.argv.slice(2));
 }

@@ -50,6 +50,8 @@ function profileGaps(labels: string[], config: RoutingConfig): string[] {
   return config.profiles.map((profile) => {
     const offered = new Set(profile.labels.map((label) => label.toLowerCase()));
     const missing = labels.filter((label) => !offered.has(label));
-    return `  profile "${profile.name}" offers [${profile.labels.join(', ')}]; lacks [${missing.join(', ')}]`;
+    const verdict =
+      missing.length > 0 ? `lacks [${missing.join(', ')}]` : 'offers every label of the job';
+    return `  profile "${profile.name}" offers [${profile.labels.join(', ')}]; ${verdict}`;
   });
 }

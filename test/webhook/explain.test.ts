@@ -81,11 +81,13 @@ describe('lambda-runner explain: a job that gets a runner', () => {
     expect(main(['nope'], () => undefined, {})).toBe(2);
   });
 
-  it('reports a bad configuration the way the webhook would', () => {
-    expect(() =>
-      explain(['--labels', 'lambda-runner', '--repo', 'a/b'], {
-        ALLOW_PUBLIC_REPOSITORIES: 'maybe',
-      }),
-    ).toThrow(/ALLOW_PUBLIC_REPOSITORIES must be "true" or "false"/);
+  it('reports a bad configuration the way the webhook would, all problems at once, exit 2', () => {
+    const { code, text } = explain(['--labels', 'lambda-runner', '--repo', 'a/b'], {
+      ALLOW_PUBLIC_REPOSITORIES: 'maybe',
+      RUNNER_LABELS: ',,,',
+    });
+    expect(code).toBe(2);
+    expect(text).toMatch(/ALLOW_PUBLIC_REPOSITORIES must be "true" or "false"/);
+    expect(text).toMatch(/RUNNER_LABELS must list at least one label/);
   });
 });

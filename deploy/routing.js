@@ -1,0 +1,57 @@
+// @ts-check
+'use strict';
+// The webhook's routing settings of a stage, from what deploy uses: the stage file, its
+// parameters and its profile file. The template's webhook environment and
+// `lambda-runner explain --stage` both come from here, so they cannot disagree.
+const { loadDeployProfiles, runnerFunctionName } = require('./profiles');
+const { resolveParameters, splitList } = require('./parameters');
+const { readStageFile, stagesDir } = require('./stage-file');
+const path = require('node:path');
+
+/**
+ * The profiles as RUNNER_PROFILES lists them for a stage.
+ * @param {string} stage @param {import('./profiles').DeployProfile[]} profiles
+ */
+function profileList(stage, profiles) {
+  return profiles.map((profile) => ({
+    name: profile.name,
+    labels: profile.labels,
+    functionName: runnerFunctionName(stage, profile),
+    ...(profile.scope ? { scope: profile.scope } : {}),
+    ...(profile.group ? { group: profile.group } : {}),
+  }));
+}
+
+/**
+ * The routing environment of a stage as deployed: REQUIRED_LABEL, the allow lists and
+ * RUNNER_PROFILES.
+ * @param {{ stage: string, params: Record<string, string>, profiles: import('./profiles').DeployProfile[] }} s
+ * @returns {Record<string, string>}
+ */
+function routingEnvironment({ stage, params, profiles }) {
+  return {
+    REQUIRED_LABEL: params.requiredLabel ?? '',
+    ALLOWED_REPOSITORIES: params.allowedRepositories ?? '',
+    ALLOWED_OWNERS: params.allowedOwners ?? '',
+    ALLOW_PUBLIC_REPOSITORIES: params.allowPublicRepositories ?? '',
+    RUNNER_PROFILES: JSON.stringify(profileList(stage, profiles)),
+  };
+}
+
+/**
+ * A stage's routing environment read from its stage file alone (no command line), for
+ * `lambda-runner explain --stage`.
+ * @param {string} stage @param {NodeJS.ProcessEnv} [env]
+ */
+function stageRouting(stage, env = process.env) {
+  const saved = readStageFile(stage, env);
+  const params = resolveParameters(saved.params ?? {});
+  const file = saved.profilesFile ? path.resolve(stagesDir(env), saved.profilesFile) : undefined;
+  const profiles = loadDeployProfiles(file, splitList(params.runnerLabels ?? ''));
+  return {
+    known: Object.keys(saved).length > 0,
+    env: routingEnvironment({ stage, params, profiles }),
+  };
+}
+
+module.exports = { profileList, routingEnvironment, stageRouting };

@@ -1,0 +1,159 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pack } from '../support/serverless-package';
+import { examplePayload, queuedJob } from '../support/webhook-events';
+
+/** The command as a user runs it: `npx lambda-runner ...`, a process, its output and exit code. */
+const root = path.resolve(__dirname, '../..');
+const dir = mkdtempSync(path.join(tmpdir(), 'lambda-runner-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(path.join(root, 'node_modules/.bin/lambda-runner'), args, {
+    cwd: root,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+  return { code: result.status, out: `${result.stdout}${result.stderr}` };
+}
+
+const file = (name: string, content: string) => {
+  const full = path.join(dir, name);
+  writeFileSync(full, content);
+  return full;
+};
+
+describe('npx lambda-runner, as a user runs it', () => {
+  it.each([
+    [['--help'], 0, /commands:\n {2}explain/],
+    [['-h'], 0, /usage: lambda-runner <command>/],
+    [[], 0, /usage: lambda-runner <command>/],
+    [['--version'], 0, /^lambda-runner \d+\.\d+\.\d+/],
+    [['explain', '--help'], 0, /lambda-runner explain --logs exported\.log --job <job id>/],
+    [['frobnicate'], 2, /unknown command "frobnicate"; run lambda-runner --help/],
+    [
+      ['explain', '--nope'],
+      2,
+      /explain: Unknown option '--nope'.*run lambda-runner explain --help/,
+    ],
+    [['explain', '--labels', 'lambda-runner'], 2, /--repo must be owner\/repo, got ""/],
+    [['explain'], 2, /give --labels .* or --payload, or --logs/],
+    [
+      ['explain', '--logs', 'x.log', '--job', 'abc'],
+      2,
+      /--job must be a job id \(a number\), got "abc"/,
+    ],
+    [
+      ['explain', '--payload', '/nonexistent.json'],
+      2,
+      /--payload \/nonexistent\.json: cannot read it \(ENOENT\)/,
+    ],
+  ])('%j exits %i', (args, code, output) => {
+    const result = cli(args as string[]);
+    expect(result.out).toMatch(output as RegExp);
+    expect(result.code).toBe(code);
+  });
+
+  it('names the file that is not JSON', () => {
+    const bad = file('bad.json', '{"action": "queued",');
+    const result = cli(['explain', '--payload', bad]);
+    expect(result.code).toBe(2);
+    expect(result.out).toContain(`--payload ${bad}: not valid JSON`);
+  });
+
+  it.each([
+    ['a ping', JSON.stringify(examplePayload('ping'))],
+    ['an empty list', '[]'],
+  ])('refuses %s as a workflow_job payload, saying what to save instead', (_name, content) => {
+    const result = cli(['explain', '--payload', file('not-a-job.json', content)]);
+    expect(result.code).toBe(2);
+    expect(result.out).toMatch(/not a workflow_job delivery \(it has no "workflow_job" object\)/);
+  });
+
+  it('says which profile offers every label when only the required label is missing', () => {
+    const result = cli(['explain', '--labels', 'self-hosted,linux', '--repo', 'acme/app']);
+    expect(result.code).toBe(1);
+    expect(result.out).toContain('offers every label of the job');
+    expect(result.out).not.toContain('lacks []');
+  });
+
+  it('exits 1 when no log line mentions the job', () => {
+    const result = cli(['explain', '--logs', file('empty.log', '{"msg":"x"}\n'), '--job', '42']);
+    expect(result.code).toBe(1);
+    expect(result.out).toContain('no log line mentions job 42');
+  });
+});
+
+describe('explain --stage: the routing of what is deployed', () => {
+  it('answers as the packaged template routes, from the stage file and its profile file', () => {
+    const stages = path.join(dir, 'stages');
+    mkdirSync(stages, { recursive: true });
+    const profiles = file(
+      'profiles.json',
+      JSON.stringify([
+        { name: 'default', labels: ['self-hosted', 'lambda-runner', 'linux'] },
+        { name: 'big', labels: ['self-hosted', 'lambda-runner', 'big'], memorySize: 10240 },
+      ]),
+    );
+    const { template } = pack(dir, 'stage-explain', {
+      stage: 'prod',
+      args: ['--param=allowedOwners=acme'],
+      env: { RUNNER_PROFILES_FILE: profiles, LAMBDA_RUNNER_STAGES_DIR: stages },
+    });
+    const webhook = template.Resources.WebhookLambdaFunction!.Properties.Environment.Variables;
+    const env = { LAMBDA_RUNNER_STAGES_DIR: stages };
+
+    const big = cli(
+      [
+        'explain',
+        '--stage',
+        'prod',
+        '--labels',
+        'self-hosted,lambda-runner,big',
+        '--repo',
+        'acme/app',
+      ],
+      env,
+    );
+    expect(big.code).toBe(0);
+    expect(big.out).toContain('profile "big" (function lambda-runner-prod-runner-big)');
+    expect(JSON.parse(webhook.RUNNER_PROFILES)[1].functionName).toBe(
+      'lambda-runner-prod-runner-big',
+    );
+
+    const other = cli(
+      [
+        'explain',
+        '--stage',
+        'prod',
+        '--labels',
+        'self-hosted,lambda-runner',
+        '--repo',
+        'umbrella/app',
+      ],
+      env,
+    );
+    expect(other.code).toBe(1);
+    expect(other.out).toContain('[repository-not-allowed]');
+    expect(webhook.ALLOWED_OWNERS).toBe('acme');
+
+    // Without --stage the environment decides: the local default profile has no "big".
+    const local = cli([
+      'explain',
+      '--labels',
+      'self-hosted,lambda-runner,big',
+      '--repo',
+      'acme/app',
+    ]);
+    expect(local.code).toBe(1);
+
+    const unknown = cli(
+      ['explain', '--stage', 'nope', '--labels', 'lambda-runner', '--repo', 'a/b'],
+      env,
+    );
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toContain('no deploy/stages/nope.json');
+  }, 120_000);
+});
