@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pack } from '../support/serverless-package';
-import { examplePayload, queuedJob } from '../support/webhook-events';
+import { examplePayload } from '../support/webhook-events';
 
 /** The command as a user runs it: `npx lambda-runner ...`, a process, its output and exit code. */
 const root = path.resolve(__dirname, '../..');
