@@ -1,5 +1,6 @@
 import type { ApplicationFunction, Probot } from 'probot';
 import { loadWebhookConfig, type WebhookConfig } from './src/config';
+import { ConfigError } from './src/errors';
 import type { Dispatch } from './src/dispatch';
 import type { Metrics } from './src/metrics';
 import { handleDelivery, type DeliveryOutcome, type Delivery } from './src/handle-delivery';
@@ -20,8 +21,9 @@ export interface AppOptions {
  */
 export function createApp(options: AppOptions = {}): ApplicationFunction {
   return (app: Probot) => {
-    const config = options.config ?? loadWebhookConfig();
-    const dispatch = options.dispatch ?? defaultLocalDispatch(app);
+    const { config, dispatch } = options.config
+      ? { config: options.config, dispatch: options.dispatch ?? defaultLocalDispatch(app) }
+      : startLocal(app, options.dispatch);
     app.onAny(async (context) => {
       const delivery = { id: context.id, name: context.name, payload: context.payload } as Delivery;
       const outcome = await handleDelivery(delivery, {
@@ -33,6 +35,29 @@ export function createApp(options: AppOptions = {}): ApplicationFunction {
       options.onOutcome?.(context.id, outcome);
     });
   };
+}
+
+/**
+ * `npm start`: the configuration of all three parts is checked at once, and a problem ends the
+ * process with one readable message (no stack trace), since nothing can be served without it.
+ */
+function startLocal(
+  app: Probot,
+  dispatch?: Dispatch,
+): { config: WebhookConfig; dispatch: Dispatch } {
+  try {
+    return { config: loadWebhookConfig(), dispatch: dispatch ?? defaultLocalDispatch(app) };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    let problems = error.problems;
+    try {
+      if (!dispatch) defaultLocalDispatch(app);
+    } catch (more) {
+      if (more instanceof ConfigError) problems = [...new Set([...problems, ...more.problems])];
+    }
+    console.error(new ConfigError(problems).message);
+    return process.exit(1);
+  }
 }
 
 function defaultLocalDispatch(app: Probot): Dispatch {

@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
+import { loadRunnerConfig } from '../runner/config';
+import { ConfigError } from './errors';
 import { createRunnerHandler } from '../runner/handler';
 import type { RunnerPayload } from '../runner/runner-payload';
 import { createAwsClients } from './aws-clients';
@@ -8,6 +12,42 @@ import type { Executor } from './broker/executors';
 import { createLocalDispatch as dispatchTo, type Dispatch } from './dispatch';
 import type { Env } from './env';
 import { deriveSealKey } from './seal';
+
+/**
+ * Local mode reads three configurations (webhook, broker, runner) from one environment: every
+ * problem of all three is reported in one error, and a line says what is configured.
+ */
+function checkLocalConfig(env: Env, log: Logger) {
+  const problems: string[] = [];
+  const attempt = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+      return undefined;
+    }
+  };
+  const broker = attempt(() => loadBrokerConfig(env));
+  const runner = attempt(() => loadRunnerConfig(env));
+  if (runner && !existsSync(path.join(runner.sourceDir, 'bin', 'Runner.Listener')))
+    problems.push(
+      `RUNNER_SOURCE_DIR ${runner.sourceDir} holds no bin/Runner.Listener: point it at an extracted actions runner release`,
+    );
+  if (!broker || !runner || problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  log.info(
+    {
+      profiles: broker.profiles.map((profile) => `${profile.name} [${profile.labels.join(', ')}]`),
+      registration: broker.registration,
+      scope: broker.scope,
+      github: broker.apiBaseUrl,
+      runnerSource: runner.sourceDir,
+      workRoot: runner.workRoot,
+    },
+    'local mode: webhook, broker and runner in this process',
+  );
+  return broker;
+}
 
 /** A local runner has no Lambda wall clock; this bounds it like the Lambda one (15 minutes). */
 const LOCAL_TIMEOUT_MS = 15 * 60 * 1000;
@@ -27,7 +67,7 @@ export function createLocalDispatch({
   log: Logger;
   env?: Env;
 }): Dispatch {
-  const config = loadBrokerConfig(env);
+  const config = checkLocalConfig(env, log);
   const runner = createRunnerHandler({ env, log });
   let broker: (event: unknown) => Promise<unknown> = async () => undefined;
   const local: Executor = async (payload) => {

@@ -40,7 +40,9 @@ interface Ready {
 export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
   const outcomes = new Map<string, DeliveryOutcome>();
   const env = options.env ?? process.env;
-  const log = options.log ?? pino({ level: env.LOG_LEVEL?.trim() || 'info' });
+  // Until the configuration is read (and a bad LOG_LEVEL reported as a 500 with a clear line),
+  // log at a level pino surely knows: an unknown one would make pino throw here, for ever.
+  const log = options.log ?? pino({ level: knownLevel(env.LOG_LEVEL) });
   const metrics = options.metrics ?? createMetrics('webhook');
   let ready: Promise<Ready> | undefined;
   const getReady = () => {
@@ -82,6 +84,11 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
       outcomes.delete(id);
     }
   };
+}
+
+function knownLevel(level: string | undefined): string {
+  const wanted = level?.trim() ?? '';
+  return wanted in pino.levels.values || wanted === 'silent' ? wanted : 'info';
 }
 
 /** A client fault: one log line, one metric, and the answer. */

@@ -417,3 +417,27 @@ describe('metrics (CloudWatch EMF)', () => {
     ).toBe(true);
   });
 });
+
+describe('a bad LOG_LEVEL', () => {
+  it('is answered 500 with a line naming it, and never crashes the handler', async () => {
+    const handler = createWebhookHandler({
+      env: { ...baseEnv, LOG_LEVEL: 'verbose' },
+      clients: {
+        lambda: new LambdaClient({ region: 'us-east-1' }),
+        secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
+      },
+    });
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const answer = await handler(delivery(queuedJob()));
+      expect(answer.statusCode).toBe(500);
+      const logged = stdout.mock.calls.map((call) => String(call[0])).join('');
+      expect(logged).toContain(
+        'LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got \\"verbose\\"',
+      );
+    } finally {
+      stdout.mockRestore();
+    }
+    expect(invokes()).toHaveLength(0);
+  });
+});
