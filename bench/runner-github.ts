@@ -12,10 +12,10 @@ import { createRunnerHandler } from '../runner/handler';
 import type { RunnerPayload } from '../runner/runner-payload';
 import { createBrokerHandler } from '../src/broker/handler';
 import { createLambdaExecutor, type Executor } from '../src/broker/executors';
-import type { RunnerRequest } from '../src/runner-request';
 import { deriveSealKey, seal } from '../src/seal';
 import { createWebhookHandler } from '../src/webhook-handler';
 import { FakeGitHub } from '../test/e2e/fake-github';
+import { dispatchRequest } from '../test/support/dispatch-request';
 import { createFakeRunnerTree } from '../test/support/fake-runner-tree';
 import { appKeys } from '../test/support/github-app';
 import { TEST_SECRET, delivery, queuedJob } from '../test/support/webhook-events';
@@ -24,19 +24,8 @@ const GITHUB_LATENCY_MS = 50;
 const log = pino({ level: 'silent' });
 const context = { getRemainingTimeInMillis: () => 900_000 };
 
-const request = (jobId: number): RunnerRequest => ({
-  kind: 'dispatch',
-  dispatch: 1,
-  installationId: 77,
-  owner: 'acme',
-  repo: 'app',
-  jobId,
-  runId: 1,
-  runAttempt: 1,
-  labels: ['self-hosted', 'lambda-runner'],
-  profile: 'default',
-  deliveryId: `bench-${jobId}`,
-});
+const request = (jobId: number) =>
+  dispatchRequest({ jobId, runId: 1, deliveryId: `bench-${jobId}` });
 
 /** A local Lambda invoke endpoint: answers 202 at once, then runs the named handler. */
 function invokeEndpoint(handlers: Record<string, (event: unknown) => Promise<unknown>>) {

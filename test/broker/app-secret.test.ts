@@ -4,8 +4,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { createBrokerHandler } from '../../src/broker/handler';
 import { deriveSealKey, seal } from '../../src/seal';
-import type { RunnerRequest } from '../../src/runner-request';
 import { captureLog } from '../support/capture-log';
+import { dispatchRequest } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
 
@@ -13,19 +13,7 @@ const API = 'https://api.github.com';
 const secretsMock = mockClient(SecretsManagerClient);
 const lambdaMock = mockClient(LambdaClient);
 
-const request: RunnerRequest = {
-  kind: 'dispatch',
-  dispatch: 1,
-  installationId: 77,
-  owner: 'acme',
-  repo: 'app',
-  jobId: 1001,
-  runId: 501,
-  runAttempt: 1,
-  labels: ['self-hosted', 'lambda-runner'],
-  profile: 'default',
-  deliveryId: 'd-1',
-};
+const request = dispatchRequest({ deliveryId: 'd-1' });
 
 beforeAll(() => nock.disableNetConnect());
 afterAll(() => nock.enableNetConnect());

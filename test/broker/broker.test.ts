@@ -3,10 +3,10 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createBrokerHandler } from '../../src/broker/handler';
-import type { RunnerRequest } from '../../src/runner-request';
 import { deriveSealKey, isSealed, seal } from '../../src/seal';
 import type { RunnerPayload } from '../../runner/runner-payload';
 import { captureLog } from '../support/capture-log';
+import { dispatchRequest } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
 
@@ -15,19 +15,7 @@ const lambdaMock = mockClient(LambdaClient);
 const key = deriveSealKey(TEST_SECRET);
 const hour = 3600_000;
 
-const request: RunnerRequest = {
-  kind: 'dispatch',
-  dispatch: 1,
-  installationId: 77,
-  owner: 'acme',
-  repo: 'app',
-  jobId: 1001,
-  runId: 501,
-  runAttempt: 1,
-  labels: ['self-hosted', 'lambda-runner', 'linux'],
-  profile: 'default',
-  deliveryId: 'delivery-1',
-};
+const request = dispatchRequest({ labels: ['self-hosted', 'lambda-runner', 'linux'] });
 
 const PROFILES = JSON.stringify([
   { name: 'default', labels: request.labels, functionName: 'runner-default' },

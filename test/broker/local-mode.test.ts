@@ -78,7 +78,7 @@ describe('local mode (npm start): webhook, broker and runner in one process', ()
 
     expect((await webhook(delivery(payload))).statusCode).toBe(202);
     await until(() => nock.isDone());
-    await until(() => captured.lines.some((line) => line.includes('local broker finished')));
+    await until(() => captured.lines.some((line) => line.includes('"msg":"runner settled"')));
     expect(readdirSync(workRoot)).toEqual([]);
 
     const file = path.join(base, 'exported.log');

@@ -9,9 +9,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createBrokerHandler } from '../../src/broker/handler';
-import type { RunnerRequest } from '../../src/runner-request';
 import { deriveSealKey, seal } from '../../src/seal';
 import { captureLog } from '../support/capture-log';
+import { dispatchRequest } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
 
@@ -21,19 +21,7 @@ const key = deriveSealKey(TEST_SECRET);
 const minute = 60_000;
 const SCHEDULE = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
 
-const request: RunnerRequest = {
-  kind: 'dispatch',
-  dispatch: 1,
-  installationId: 77,
-  owner: 'acme',
-  repo: 'app',
-  jobId: 1001,
-  runId: 501,
-  runAttempt: 1,
-  labels: ['self-hosted', 'lambda-runner'],
-  profile: 'default',
-  deliveryId: 'd-1',
-};
+const request = dispatchRequest({ deliveryId: 'd-1' });
 
 beforeAll(() => nock.disableNetConnect());
 afterAll(() => nock.enableNetConnect());

@@ -25,10 +25,10 @@ import { createInterface } from 'node:readline';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createBrokerHandler } from '../../src/broker/handler';
-import type { RunnerRequest } from '../../src/runner-request';
 import { deriveSealKey, seal, type Sealed } from '../../src/seal';
 import type { RunnerPayload } from '../../runner/runner-payload';
 import { captureLog } from '../support/capture-log';
+import { dispatchRequest } from '../support/dispatch-request';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
 import { appKeys } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
@@ -288,19 +288,7 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
     const runnerName = `lambda-${jobId}-1-1`;
     scenarios[runnerName] = `script:${path.join(jobs, script)}`;
     writeFileSync(scenariosFile, JSON.stringify(scenarios));
-    const request: RunnerRequest = {
-      kind: 'dispatch',
-      dispatch: 1,
-      installationId: 77,
-      owner: 'acme',
-      repo: 'app',
-      jobId,
-      runId: 1,
-      runAttempt: 1,
-      labels: ['self-hosted', 'lambda-runner'],
-      profile: 'default',
-      deliveryId: `hostile-${jobId}`,
-    };
+    const request = dispatchRequest({ jobId, runId: 1, deliveryId: `hostile-${jobId}` });
     expect(await broker(seal(request, sealKey))).toEqual({ result: 'started' });
     const run = started.get(runnerName)!;
     return { ...(await run.done), payload: run.payload };
