@@ -399,7 +399,20 @@ export class FakeGitHub {
     const match = /^\/_fake\/runners\/(\d+)$/.exec(path);
     const runner = match ? this.runners.get(Number(match[1])) : undefined;
     if (runner) this.onRunnerEvent(runner, String(body.event));
+    if (runner && body.event === 'listening') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ job: body.wantsJob === true && this.assign(runner) }));
+      return;
+    }
     res.writeHead(runner ? 204 : 404).end();
+  }
+
+  /** GitHub hands a queued job to one runner: this one, if the job still waits. */
+  private assign(runner: FakeRunner): boolean {
+    const jobId = Number(/^lambda-(\d+)-/.exec(runner.name)?.[1]);
+    if ((this.jobs.get(jobId) ?? 'queued') !== 'queued') return false;
+    this.jobs.set(jobId, 'in_progress');
+    return true;
   }
 }
 

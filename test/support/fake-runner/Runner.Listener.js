@@ -93,8 +93,11 @@ function applyJitConfig(encoded) {
   }
 }
 
-/** Tells the fake GitHub, when the JIT config names one, what the runner session is doing. */
-async function report(event) {
+/**
+ * Tells the fake GitHub, when the JIT config names one, what the runner session is doing, and
+ * returns its answer: to "listening", whether a job is there for this runner.
+ */
+async function report(event, extra = {}) {
   let settings;
   try {
     settings = JSON.parse(fs.readFileSync(path.join(root, '.runner'), 'utf8'));
@@ -102,11 +105,12 @@ async function report(event) {
     return;
   }
   if (!settings.fakeServerUrl) return;
-  await fetch(`${settings.fakeServerUrl}/_fake/runners/${settings.agentId}`, {
+  const answer = await fetch(`${settings.fakeServerUrl}/_fake/runners/${settings.agentId}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ event }),
+    body: JSON.stringify({ event, ...extra }),
   }).catch(() => undefined);
+  return answer && answer.status === 200 ? answer.json() : undefined;
 }
 
 function removeLocalConfig() {
@@ -212,7 +216,12 @@ async function run(options) {
   say('√ Connected to GitHub');
   say('');
   say("Current runner version: '2.330.0'");
-  await report('listening');
+  // Like GitHub, the fake gives a queued job to one runner only: a runner it says no to
+  // listens on without a job, as a real one would.
+  const offer = await report('listening', {
+    wantsJob: !/^(exit:\d+|idle)$/.test(scenario),
+  });
+  if (offer && offer.job === false) scenario = 'idle';
   say(`${stamp()}: Listening for Jobs`);
   const exit = /^exit:(\d+)$/.exec(scenario);
   if (exit) {
