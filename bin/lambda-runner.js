@@ -15,4 +15,10 @@ if (!existsSync(cli)) {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
-process.exitCode = require(cli).main(process.argv.slice(2));
+Promise.resolve(require(cli).main(process.argv.slice(2))).then(
+  (code) => (process.exitCode = code),
+  (error) => {
+    process.stderr.write(`lambda-runner: ${error.message}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -14,6 +14,7 @@ usage: lambda-runner <command> [options]
 
 commands:
   explain    why a job does or does not get a runner, or one job's story from exported logs
+  status     is the stage working? webhook URL, deliveries, runners, dead letters, alarms, runner version
 
 options:
   -h, --help     this help (lambda-runner <command> --help for a command's)
@@ -31,6 +32,14 @@ parameters and profile file, exactly as deploy uses them), else from the environ
 webhook (REQUIRED_LABEL, RUNNER_LABELS, RUNNER_PROFILES, ALLOWED_REPOSITORIES, ALLOWED_OWNERS,
 ALLOW_PUBLIC_REPOSITORIES). Exit code: 0 a runner starts, 1 no runner, 2 a usage or input error.`;
 
+const STATUS_HELP = `usage: lambda-runner status --stage S [--env-file .env]
+
+One screen about a deployed stage: the App's webhook URL against the stack's, the last hour's
+deliveries, lambda-runner's runners (online, busy, offline, stale), the broker's dead-letter
+queue, alarms in ALARM, and the runner version against GitHub's latest release. Reads the
+stage's region from deploy/stages/<S>.json, the App's settings from .env, AWS credentials from
+the shell. Exit code: 0 all well, 1 something needs action (it says what), 2 a usage error.`;
+
 /** A problem with what the user typed or gave: the message says which input and what to do. */
 class UsageError extends Error {}
 
@@ -42,23 +51,50 @@ export function main(
   argv: string[],
   print: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
   env: Env = process.env,
-): number {
-  try {
-    return run(argv, print, env);
-  } catch (error) {
+): number | Promise<number> {
+  const fail = (error: unknown) => {
     if (!(error instanceof UsageError) && !(error instanceof ConfigError)) throw error;
     print(`lambda-runner: ${error.message.replace(/^lambda-runner: /, '')}`);
     return 2;
+  };
+  try {
+    const code = run(argv, print, env);
+    return typeof code === 'number' ? code : code.catch(fail);
+  } catch (error) {
+    return fail(error);
   }
 }
 
-function run(argv: string[], print: (line: string) => void, env: Env): number {
+function run(argv: string[], print: (line: string) => void, env: Env): number | Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h') return say(print, HELP, 0);
   if (command === '--version') return say(print, version(), 0);
+  if (command === 'status') return status(rest, print, env);
   if (command !== 'explain')
     throw new UsageError(`unknown command "${command}"; run lambda-runner --help for the commands`);
   return explain(rest, print, env);
+}
+
+function status(args: string[], print: (line: string) => void, env: Env): number | Promise<number> {
+  let values: { help?: boolean; stage?: string; 'env-file'?: string };
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        stage: { type: 'string' },
+        'env-file': { type: 'string', default: '.env' },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError(`status: ${(error as Error).message}; run lambda-runner status --help`);
+  }
+  if (values.help) return say(print, STATUS_HELP, 0);
+  if (!values.stage) throw new UsageError('status: --stage is required (the stage you deployed)');
+  const { statusCommand } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the AWS clients load only for this command
+    require('../deploy/status-command') as typeof import('../deploy/status-command');
+  return statusCommand(values.stage, values['env-file'] ?? '.env', print, env);
 }
 
 function explain(args: string[], print: (line: string) => void, env: Env): number {
@@ -196,5 +232,5 @@ function say(print: (line: string) => void, text: string, code: number): number 
 }
 
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2));
+  void Promise.resolve(main(process.argv.slice(2))).then((code) => (process.exitCode = code));
 }

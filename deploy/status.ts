@@ -1,0 +1,248 @@
+import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { DescribeAlarmsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Octokit } from '@octokit/core';
+import { REGISTERED_LABEL, RUNNER_NAME } from '../src/broker/janitor';
+
+/** One line of the status screen; `action` says what to do when something needs it. */
+export interface StatusLine {
+  readonly check: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly action?: string;
+}
+
+export interface StatusDeps {
+  readonly stage: string;
+  /** The App's own client (its JWT), and a client for an installation. */
+  readonly app: Pick<Octokit, 'request'>;
+  readonly installation: (id: number) => Pick<Octokit, 'request'>;
+  /** Unauthenticated: public data such as the runner's latest release. */
+  readonly publicGitHub: Pick<Octokit, 'request'>;
+  readonly cloudFormation: Pick<CloudFormationClient, 'send'>;
+  readonly sqs: Pick<SQSClient, 'send'>;
+  readonly cloudWatch: Pick<CloudWatchClient, 'send'>;
+  /** The runner release baked into the stage's image. */
+  readonly runnerVersion: string;
+  readonly now?: () => number;
+}
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * Is it working? One line per check: the App's webhook URL against the stack's, the last
+ * hour's deliveries by result, our runners by state, the dead-letter queue, alarms in ALARM, and
+ * the runner version against GitHub's latest release. A check that cannot run says why.
+ */
+export async function stackStatus(deps: StatusDeps): Promise<StatusLine[]> {
+  const outputs = await stackOutputs(deps);
+  const checks: [string, () => Promise<StatusLine>][] = [
+    ['webhook', () => webhookCheck(deps, outputs)],
+    ['deliveries', () => deliveriesCheck(deps)],
+    ['runners', () => runnersCheck(deps)],
+    ['dead letters', () => deadLetterCheck(deps, outputs)],
+    ['alarms', () => alarmsCheck(deps)],
+    ['runner version', () => versionCheck(deps)],
+  ];
+  const lines: StatusLine[] = [];
+  for (const [check, run] of checks) {
+    lines.push(
+      await run().catch((error: Error) => ({
+        check,
+        ok: false,
+        detail: `could not check: ${error.message}`,
+        action: 'check the AWS credentials, the region and the App settings',
+      })),
+    );
+  }
+  return lines;
+}
+
+async function stackOutputs(deps: StatusDeps): Promise<Record<string, string>> {
+  const { Stacks: stacks } = await deps.cloudFormation.send(
+    new DescribeStacksCommand({ StackName: `lambda-runner-${deps.stage}` }),
+  );
+  return Object.fromEntries(
+    (stacks?.[0]?.Outputs ?? []).map((output) => [
+      output.OutputKey ?? '',
+      output.OutputValue ?? '',
+    ]),
+  );
+}
+
+async function webhookCheck(
+  deps: StatusDeps,
+  outputs: Record<string, string>,
+): Promise<StatusLine> {
+  const { data } = await deps.app.request('GET /app/hook/config');
+  const url = (data as { url?: string }).url;
+  const ok = url === outputs.WebhookUrl;
+  return {
+    check: 'webhook',
+    ok,
+    detail: ok
+      ? `the App delivers to ${url}`
+      : `the App delivers to ${url ?? 'nowhere'}, the stack listens at ${outputs.WebhookUrl}`,
+    ...(ok ? {} : { action: `npm run deploy:webhook-url -- --stage ${deps.stage}` }),
+  };
+}
+
+interface Delivery {
+  readonly guid: string;
+  readonly event: string;
+  readonly status_code: number;
+  readonly delivered_at: string;
+}
+
+async function deliveriesCheck(deps: StatusDeps): Promise<StatusLine> {
+  const since = (deps.now ?? Date.now)() - HOUR;
+  const { data } = await deps.app.request('GET /app/hook/deliveries', { per_page: 100 });
+  const recent = (data as Delivery[]).filter(
+    (item) => item.event === 'workflow_job' && Date.parse(item.delivered_at) >= since,
+  );
+  const settled = new Set(
+    recent
+      .filter((item) => item.status_code < 300 && item.status_code >= 200)
+      .map((item) => item.guid),
+  );
+  const failed = new Set(recent.filter((item) => !settled.has(item.guid)).map((item) => item.guid));
+  return {
+    check: 'deliveries',
+    ok: failed.size === 0,
+    detail: `last hour: ${settled.size} workflow_job deliveries answered, ${failed.size} failed`,
+    ...(failed.size === 0
+      ? {}
+      : {
+          action:
+            "the broker's schedule redelivers them; if they keep failing, read the webhook's log",
+        }),
+  };
+}
+
+interface Runner {
+  readonly name: string;
+  readonly status: string;
+  readonly busy: boolean;
+  readonly labels: { readonly name: string }[];
+}
+
+async function runnersCheck(deps: StatusDeps): Promise<StatusLine> {
+  const counts = { online: 0, busy: 0, offline: 0, stale: 0 };
+  const { data: installations } = await deps.app.request('GET /app/installations', {
+    per_page: 100,
+  });
+  for (const installation of installations) {
+    const client = deps.installation(installation.id);
+    const { data } = await client.request('GET /installation/repositories', { per_page: 100 });
+    for (const repository of data.repositories.slice(0, 30)) {
+      const listed = await client.request('GET /repos/{owner}/{repo}/actions/runners', {
+        owner: repository.owner.login,
+        repo: repository.name,
+        per_page: 100,
+      });
+      for (const runner of (listed.data.runners as Runner[]).filter((r) =>
+        RUNNER_NAME.test(r.name),
+      ))
+        count(runner, counts, (deps.now ?? Date.now)());
+    }
+  }
+  const detail = `${counts.online} online, ${counts.busy} busy, ${counts.offline} offline, ${counts.stale} stale (over 20 minutes, offline)`;
+  return {
+    check: 'runners',
+    ok: counts.stale === 0,
+    detail,
+    ...(counts.stale === 0
+      ? {}
+      : { action: "the broker's schedule removes stale runners; if they stay, read its log" }),
+  };
+}
+
+function count(
+  runner: Runner,
+  counts: Record<'online' | 'busy' | 'offline' | 'stale', number>,
+  now: number,
+) {
+  if (runner.busy) counts.busy += 1;
+  else if (runner.status === 'online') counts.online += 1;
+  else counts.offline += 1;
+  const at = runner.labels.map((label) => REGISTERED_LABEL.exec(label.name)?.[1]).find(Boolean);
+  if (!runner.busy && runner.status !== 'online' && at && now - Number(at) * 1000 > 20 * 60_000)
+    counts.stale += 1;
+}
+
+async function deadLetterCheck(
+  deps: StatusDeps,
+  outputs: Record<string, string>,
+): Promise<StatusLine> {
+  const { Attributes: attributes } = await deps.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: outputs.BrokerDeadLetterQueueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages'],
+    }),
+  );
+  const depth = Number(attributes?.ApproximateNumberOfMessages ?? 0);
+  return {
+    check: 'dead letters',
+    ok: depth === 0,
+    detail: `${depth} in the broker's dead-letter queue`,
+    ...(depth === 0
+      ? {}
+      : {
+          action:
+            "the broker's schedule replays them while their jobs wait; read its log for why they failed",
+        }),
+  };
+}
+
+async function alarmsCheck(deps: StatusDeps): Promise<StatusLine> {
+  const { MetricAlarms: alarms = [] } = await deps.cloudWatch.send(
+    new DescribeAlarmsCommand({
+      StateValue: 'ALARM',
+      AlarmNamePrefix: `lambda-runner-${deps.stage}-`,
+    }),
+  );
+  const names = alarms.map((alarm) => alarm.AlarmName ?? '?');
+  return {
+    check: 'alarms',
+    ok: names.length === 0,
+    detail: names.length === 0 ? 'none in ALARM' : `in ALARM: ${names.join(', ')}`,
+    ...(names.length === 0
+      ? {}
+      : { action: 'see each alarm in the CloudWatch console, and the dashboard' }),
+  };
+}
+
+async function versionCheck(deps: StatusDeps): Promise<StatusLine> {
+  const { data } = await deps.publicGitHub.request('GET /repos/{owner}/{repo}/releases/latest', {
+    owner: 'actions',
+    repo: 'runner',
+  });
+  const latest = String(data.tag_name).replace(/^v/, '');
+  if (latest === deps.runnerVersion)
+    return { check: 'runner version', ok: true, detail: `${latest}, the latest release` };
+  const days = Math.floor(((deps.now ?? Date.now)() - Date.parse(String(data.published_at))) / DAY);
+  const ok = days < 25;
+  return {
+    check: 'runner version',
+    ok,
+    detail: `${deps.runnerVersion} in the image; ${latest} released ${days} days ago`,
+    ...(ok
+      ? {}
+      : {
+          action:
+            'GitHub stops sending jobs to runners about 30 days behind: upgrade (docs/DEPLOYMENT.md, "Updating the runner version")',
+        }),
+  };
+}
+
+/** Prints the status screen; the exit code is 1 when any line needs action, else 0. */
+export async function runStatus(deps: StatusDeps, print: (line: string) => void): Promise<number> {
+  const lines = await stackStatus(deps);
+  print(`lambda-runner ${deps.stage}:`);
+  for (const line of lines) {
+    print(`${line.ok ? '✔' : '✘'} ${line.check}: ${line.detail}`);
+    if (line.action) print(`    what to do: ${line.action}`);
+  }
+  return lines.every((line) => line.ok) ? 0 : 1;
+}

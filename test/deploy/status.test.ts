@@ -1,0 +1,188 @@
+import nock from 'nock';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Octokit } from '@octokit/core';
+import { mockClient } from 'aws-sdk-client-mock';
+import { runStatus } from '../../deploy/status';
+
+const API = 'https://api.github.com';
+const HOOK = 'https://abc.execute-api.eu-west-1.amazonaws.com/api/github/webhooks';
+const DLQ = 'https://sqs.eu-west-1.amazonaws.com/1/lambda-runner-prod-broker-dlq';
+const cfnMock = mockClient(CloudFormationClient);
+const sqsMock = mockClient(SQSClient);
+const cwMock = mockClient(CloudWatchClient);
+const now = Date.now();
+const day = 24 * 3600_000;
+
+beforeAll(() => nock.disableNetConnect());
+afterAll(() => nock.enableNetConnect());
+
+interface World {
+  hookUrl?: string;
+  deliveries?: { guid: string; status_code: number }[];
+  runners?: { name: string; status: string; busy: boolean; registeredAgoMs: number }[];
+  deadLetters?: number;
+  alarms?: string[];
+  latest?: { version: string; daysAgo: number };
+}
+
+/** GitHub and AWS as the scenario has them. */
+function world(w: World = {}) {
+  nock.cleanAll();
+  cfnMock.reset();
+  sqsMock.reset();
+  cwMock.reset();
+  cfnMock.on(DescribeStacksCommand, { StackName: 'lambda-runner-prod' }).resolves({
+    Stacks: [
+      {
+        StackName: 'lambda-runner-prod',
+        CreationTime: new Date(),
+        StackStatus: 'UPDATE_COMPLETE',
+        Outputs: [
+          { OutputKey: 'WebhookUrl', OutputValue: HOOK },
+          { OutputKey: 'BrokerDeadLetterQueueUrl', OutputValue: DLQ },
+        ],
+      },
+    ],
+  });
+  sqsMock
+    .on(GetQueueAttributesCommand, { QueueUrl: DLQ })
+    .resolves({ Attributes: { ApproximateNumberOfMessages: String(w.deadLetters ?? 0) } });
+  cwMock
+    .on(DescribeAlarmsCommand, { StateValue: 'ALARM', AlarmNamePrefix: 'lambda-runner-prod-' })
+    .resolves({ MetricAlarms: (w.alarms ?? []).map((AlarmName) => ({ AlarmName })) });
+  const latest = w.latest ?? { version: '2.326.0', daysAgo: 3 };
+  nock(API)
+    .get('/app/hook/config')
+    .reply(200, { url: w.hookUrl ?? HOOK, content_type: 'json' })
+    .get('/app/hook/deliveries')
+    .query(true)
+    .reply(
+      200,
+      (w.deliveries ?? [{ guid: 'a', status_code: 202 }]).map((d, i) => ({
+        id: i + 1,
+        ...d,
+        event: 'workflow_job',
+        delivered_at: new Date(now - 60_000).toISOString(),
+        redelivery: false,
+      })),
+    )
+    .get('/app/installations')
+    .query(true)
+    .reply(200, [{ id: 77 }])
+    .get('/installation/repositories')
+    .query(true)
+    .reply(200, { total_count: 1, repositories: [{ name: 'app', owner: { login: 'acme' } }] })
+    .get('/repos/acme/app/actions/runners')
+    .query(true)
+    .reply(200, {
+      total_count: 1,
+      runners: (
+        w.runners ?? [
+          { name: 'lambda-1-1-1', status: 'online', busy: true, registeredAgoMs: 60_000 },
+        ]
+      ).map((r, i) => ({
+        id: i + 1,
+        name: r.name,
+        status: r.status,
+        busy: r.busy,
+        labels: [{ name: `lambda-runner-at-${Math.floor((now - r.registeredAgoMs) / 1000)}` }],
+      })),
+    })
+    .get('/repos/actions/runner/releases/latest')
+    .reply(200, {
+      tag_name: `v${latest.version}`,
+      published_at: new Date(now - latest.daysAgo * day).toISOString(),
+    });
+}
+
+async function status() {
+  const lines: string[] = [];
+  const octokit = new Octokit({ auth: 'x' });
+  const code = await runStatus(
+    {
+      stage: 'prod',
+      app: octokit,
+      installation: () => octokit,
+      publicGitHub: new Octokit(),
+      cloudFormation: new CloudFormationClient({ region: 'eu-west-1' }),
+      sqs: new SQSClient({ region: 'eu-west-1' }),
+      cloudWatch: new CloudWatchClient({ region: 'eu-west-1' }),
+      runnerVersion: '2.326.0',
+      now: () => now,
+    },
+    (line) => lines.push(line),
+  );
+  return { code, text: lines.join('\n') };
+}
+
+describe('lambda-runner status', () => {
+  it('healthy: every line is a tick, exit 0', async () => {
+    world();
+    const { code, text } = await status();
+    expect(text).toContain(`✔ webhook: the App delivers to ${HOOK}`);
+    expect(text).toContain('✔ deliveries: last hour: 1 workflow_job deliveries answered, 0 failed');
+    expect(text).toContain('✔ runners: 0 online, 1 busy, 0 offline, 0 stale');
+    expect(text).toContain("✔ dead letters: 0 in the broker's dead-letter queue");
+    expect(text).toContain('✔ alarms: none in ALARM');
+    expect(text).toContain('✔ runner version: 2.326.0, the latest release');
+    expect(text).not.toContain('what to do');
+    expect(code).toBe(0);
+  });
+
+  it.each<[string, World, RegExp]>([
+    [
+      'a wrong webhook URL',
+      { hookUrl: 'https://old.example/hook' },
+      /✘ webhook: the App delivers to https:\/\/old\.example\/hook, the stack listens at .*\n {4}what to do: npm run deploy:webhook-url -- --stage prod/,
+    ],
+    [
+      'failing deliveries',
+      {
+        deliveries: [
+          { guid: 'a', status_code: 503 },
+          { guid: 'a', status_code: 503 },
+          { guid: 'b', status_code: 202 },
+        ],
+      },
+      /✘ deliveries: last hour: 1 workflow_job deliveries answered, 1 failed\n {4}what to do: the broker's schedule redelivers them/,
+    ],
+    [
+      'stale runners',
+      {
+        runners: [
+          { name: 'lambda-9-1-1', status: 'offline', busy: false, registeredAgoMs: 3600_000 },
+        ],
+      },
+      /✘ runners: 0 online, 0 busy, 1 offline, 1 stale/,
+    ],
+    [
+      'messages in the dead-letter queue',
+      { deadLetters: 4 },
+      /✘ dead letters: 4 in the broker's dead-letter queue\n {4}what to do: /,
+    ],
+    [
+      'an alarm in ALARM',
+      { alarms: ['lambda-runner-prod-BrokerErrorsAlarm-X1'] },
+      /✘ alarms: in ALARM: lambda-runner-prod-BrokerErrorsAlarm-X1/,
+    ],
+    [
+      'a runner version 25 days behind',
+      { latest: { version: '2.330.0', daysAgo: 25 } },
+      /✘ runner version: 2\.326\.0 in the image; 2\.330\.0 released 25 days ago\n {4}what to do: GitHub stops sending jobs to runners about 30 days behind/,
+    ],
+  ])('%s: its line says what to do, exit 1', async (_name, scenario, expected) => {
+    world(scenario);
+    const { code, text } = await status();
+    expect(text).toMatch(expected);
+    expect(code).toBe(1);
+  });
+
+  it('a newer release not yet 25 days old is no problem yet', async () => {
+    world({ latest: { version: '2.330.0', daysAgo: 10 } });
+    const { code, text } = await status();
+    expect(text).toContain('✔ runner version: 2.326.0 in the image; 2.330.0 released 10 days ago');
+    expect(code).toBe(0);
+  });
+});
