@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { main } from '../../src/cli';
 import { pack } from '../support/serverless-package';
 import { examplePayload } from '../support/webhook-events';
 
@@ -25,35 +26,47 @@ const file = (name: string, content: string) => {
   return full;
 };
 
+const TABLE: [string[], number, RegExp][] = [
+  [['--help'], 0, /commands:\n {2}explain/],
+  [['-h'], 0, /usage: lambda-runner <command>/],
+  [[], 0, /usage: lambda-runner <command>/],
+  [['--version'], 0, /^lambda-runner \d+\.\d+\.\d+/],
+  [['explain', '--help'], 0, /lambda-runner explain --logs exported\.log --job <job id>/],
+  [['frobnicate'], 2, /unknown command "frobnicate"; run lambda-runner --help/],
+  [['explain', '--nope'], 2, /explain: Unknown option '--nope'.*run lambda-runner explain --help/],
+  [['explain', '--labels', 'lambda-runner'], 2, /--repo must be owner\/repo, got ""/],
+  [['explain'], 2, /give --labels .* or --payload, or --logs/],
+  [
+    ['explain', '--logs', 'x.log', '--job', 'abc'],
+    2,
+    /--job must be a job id \(a number\), got "abc"/,
+  ],
+  [
+    ['explain', '--payload', '/nonexistent.json'],
+    2,
+    /--payload \/nonexistent\.json: cannot read it \(ENOENT\)/,
+  ],
+  [
+    ['explain', '--logs', '/nonexistent.log', '--job', '1'],
+    2,
+    /--logs \/nonexistent\.log: cannot read it \(ENOENT\)/,
+  ],
+  [['status', '--help'], 0, /usage: lambda-runner status --stage S/],
+  [['status'], 2, /status: --stage is required/],
+  [['status', '--stage', 'x', '--bogus'], 2, /status: Unknown option '--bogus'/],
+];
+
 describe('npx lambda-runner, as a user runs it', () => {
-  it.each([
-    [['--help'], 0, /commands:\n {2}explain/],
-    [['-h'], 0, /usage: lambda-runner <command>/],
-    [[], 0, /usage: lambda-runner <command>/],
-    [['--version'], 0, /^lambda-runner \d+\.\d+\.\d+/],
-    [['explain', '--help'], 0, /lambda-runner explain --logs exported\.log --job <job id>/],
-    [['frobnicate'], 2, /unknown command "frobnicate"; run lambda-runner --help/],
-    [
-      ['explain', '--nope'],
-      2,
-      /explain: Unknown option '--nope'.*run lambda-runner explain --help/,
-    ],
-    [['explain', '--labels', 'lambda-runner'], 2, /--repo must be owner\/repo, got ""/],
-    [['explain'], 2, /give --labels .* or --payload, or --logs/],
-    [
-      ['explain', '--logs', 'x.log', '--job', 'abc'],
-      2,
-      /--job must be a job id \(a number\), got "abc"/,
-    ],
-    [
-      ['explain', '--payload', '/nonexistent.json'],
-      2,
-      /--payload \/nonexistent\.json: cannot read it \(ENOENT\)/,
-    ],
-  ])('%j exits %i', (args, code, output) => {
-    const result = cli(args as string[]);
-    expect(result.out).toMatch(output as RegExp);
+  it.each(TABLE)('%j exits %i', (args, code, output) => {
+    const result = cli(args);
+    expect(result.out).toMatch(output);
     expect(result.code).toBe(code);
+  });
+
+  it.each(TABLE)('%j answers the same from main() in this process', async (args, code, output) => {
+    const lines: string[] = [];
+    expect(await main(args, (line) => lines.push(line), {})).toBe(code);
+    expect(lines.join('\n')).toMatch(output);
   });
 
   it('names the file that is not JSON', () => {

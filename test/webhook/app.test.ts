@@ -1,4 +1,5 @@
 import { Probot } from 'probot';
+import pino from 'pino';
 import { createApp } from '../../app';
 import { loadWebhookConfig } from '../../src/config';
 import type { RunnerRequest } from '../../src/runner-request';
@@ -55,5 +56,34 @@ describe('the Probot app', () => {
     expect(outcomes).toEqual([
       { result: 'ignored', reason: expect.stringContaining('installationId') },
     ]);
+  });
+});
+
+describe('npm start with a bad configuration', () => {
+  it('prints every problem of webhook, broker and runner at once, without a stack, and exits 1', () => {
+    const saved = { ...process.env };
+    for (const name of ['WEBHOOK_SECRET', 'APP_ID', 'PRIVATE_KEY', 'GITHUB_APP_SECRET_ARN'])
+      delete process.env[name];
+    Object.assign(process.env, { RUNNER_LABELS: ',,,', RUNNER_SOURCE_DIR: '/nonexistent' });
+    const exit = jest.spyOn(process, 'exit').mockImplementation(() => {
+      throw new Error('process.exit');
+    });
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const app = { log: pino({ level: 'silent' }), onAny: jest.fn() };
+      expect(() => createApp()(app as unknown as Probot, {} as never)).toThrow('process.exit');
+      expect(exit).toHaveBeenCalledWith(1);
+      const message = String(error.mock.calls[0]?.[0]);
+      expect(message).toMatch(/^lambda-runner: invalid configuration:/);
+      expect(message).toContain('WEBHOOK_SECRET or WEBHOOK_SECRET_ARN is required');
+      expect(message).toContain('RUNNER_LABELS must list at least one label');
+      expect(message).toContain('APP_ID and PRIVATE_KEY, or GITHUB_APP_SECRET_ARN, are required');
+      expect(message).toContain('RUNNER_SOURCE_DIR /nonexistent holds no bin/Runner.Listener');
+      expect(message).not.toMatch(/\n\s+at /);
+    } finally {
+      exit.mockRestore();
+      error.mockRestore();
+      process.env = saved;
+    }
   });
 });

@@ -91,3 +91,44 @@ describe('lambda-runner explain: a job that gets a runner', () => {
     expect(text).toMatch(/RUNNER_LABELS must list at least one label/);
   });
 });
+
+describe('lambda-runner explain --logs across the broker', () => {
+  it('tells a replay, a failed replay and a redispatch', () => {
+    const at = (ms: number, record: Record<string, unknown>) =>
+      JSON.stringify({ level: 30, time: Date.UTC(2026, 10, 29, 0, 0, 0, ms), jobId: 7, ...record });
+    const file = path.join(dir, 'broker.log');
+    writeFileSync(
+      file,
+      [
+        at(1, { level: 50, deliveryId: 'd', decision: 'failed', msg: 'dispatch failed' }),
+        at(2, { replays: 0, msg: 'dead letter failed again: put back' }),
+        at(3, {
+          replays: 1,
+          decision: 'replayed',
+          outcome: 'started',
+          msg: 'dead letter replayed',
+        }),
+        at(4, {
+          runnerName: 'lambda-7-1-1',
+          condition: 'RetriesExhausted',
+          jobStatus: 'queued',
+          msg: 'runner settled',
+        }),
+        at(5, {
+          decision: 'redispatch',
+          outcome: 'started',
+          msg: 'job still queued: dispatched again',
+        }),
+      ].join('\n'),
+    );
+    const lines: string[] = [];
+    expect(main(['explain', '--logs', file, '--job', '7'], (line) => lines.push(line), {})).toBe(0);
+    expect(lines.map((line) => line.replace(/^\S+\s+/, ''))).toEqual([
+      'webhook: failed',
+      'broker: replay 1 failed; kept for the next run',
+      'broker: replayed from its dead-letter queue ("started")',
+      'broker: runner lambda-7-1-1 ended (RetriesExhausted); job queued',
+      'broker: the job still waits: dispatched again (started)',
+    ]);
+  });
+});
