@@ -13,6 +13,10 @@ const { readStageFile } = require('./stage-file') as {
   readStageFile: (stage: string, env?: Env) => { region?: string; params?: Record<string, string> };
 };
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+const { stageRouting } = require('./routing') as {
+  stageRouting: (stage: string, env?: Env) => { env: { RUNNER_PROFILES: string } };
+};
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
 const RELEASE = require('./runner-release.json') as { version: string };
 
 /**
@@ -51,6 +55,7 @@ export async function statusCommand(
       sqs: new SQSClient({ region }),
       cloudWatch: new CloudWatchClient({ region }),
       runnerVersion: params.runnerVersion || RELEASE.version,
+      runnerFunctions: stageRunnerFunctions(stage, env),
     },
     print,
   );
@@ -59,4 +64,12 @@ export async function statusCommand(
 /** GitHub's API for the stage: GHES when the stage names a host. */
 function apiBaseUrl({ gheHost, gheProtocol = 'https' }: Record<string, string>): string {
   return gheHost ? `${gheProtocol}://${gheHost}/api/v3` : 'https://api.github.com';
+}
+
+/** The stage's runner functions, from the same profile list the template is made of. */
+function stageRunnerFunctions(stage: string, env: Env): string[] {
+  const profiles = JSON.parse(stageRouting(stage, env).env.RUNNER_PROFILES) as {
+    functionName: string;
+  }[];
+  return profiles.map((profile) => profile.functionName);
 }

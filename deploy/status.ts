@@ -1,5 +1,9 @@
 import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { DescribeAlarmsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeAlarmsCommand,
+  GetMetricStatisticsCommand,
+  type CloudWatchClient,
+} from '@aws-sdk/client-cloudwatch';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Octokit } from '@octokit/core';
 import { REGISTERED_LABEL, RUNNER_NAME } from '../src/broker/janitor';
@@ -22,6 +26,8 @@ export interface StatusDeps {
   readonly cloudFormation: Pick<CloudFormationClient, 'send'>;
   readonly sqs: Pick<SQSClient, 'send'>;
   readonly cloudWatch: Pick<CloudWatchClient, 'send'>;
+  /** The stage's runner functions, for how long their events waited on capacity. */
+  readonly runnerFunctions?: readonly string[];
   /** The runner release baked into the stage's image. */
   readonly runnerVersion: string;
   readonly now?: () => number;
@@ -43,6 +49,7 @@ export async function stackStatus(deps: StatusDeps): Promise<StatusLine[]> {
     ['runners', () => runnersCheck(deps)],
     ['dead letters', () => deadLetterCheck(deps, outputs)],
     ['alarms', () => alarmsCheck(deps)],
+    ['capacity', () => capacityCheck(deps)],
     ['runner version', () => versionCheck(deps)],
   ];
   const lines: StatusLine[] = [];
@@ -210,6 +217,41 @@ async function alarmsCheck(deps: StatusDeps): Promise<StatusLine> {
     ...(names.length === 0
       ? {}
       : { action: 'see each alarm in the CloudWatch console, and the dashboard' }),
+  };
+}
+
+/**
+ * How long runner events waited on capacity (Lambda's AsyncEventAge, the last hour's maximum):
+ * the time a job waited for a runner because reserved concurrency was full.
+ */
+async function capacityCheck(deps: StatusDeps): Promise<StatusLine> {
+  const end = new Date((deps.now ?? Date.now)());
+  let worst = 0;
+  for (const name of deps.runnerFunctions ?? [`lambda-runner-${deps.stage}-runner-default`]) {
+    const { Datapoints: points = [] } = await deps.cloudWatch.send(
+      new GetMetricStatisticsCommand({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'AsyncEventAge',
+        Dimensions: [{ Name: 'FunctionName', Value: name }],
+        StartTime: new Date(end.getTime() - HOUR),
+        EndTime: end,
+        Period: 3600,
+        Statistics: ['Maximum'],
+      }),
+    );
+    worst = Math.max(worst, ...points.map((point) => point.Maximum ?? 0));
+  }
+  const ok = worst < 300_000;
+  return {
+    check: 'capacity',
+    ok,
+    detail: `jobs waited on capacity up to ${Math.round(worst / 1000)} s in the last hour (AsyncEventAge)`,
+    ...(ok
+      ? {}
+      : {
+          action:
+            'raise reservedConcurrency (and the account quota), or expect queued jobs to wait',
+        }),
   };
 }
 

@@ -1,6 +1,10 @@
 import nock from 'nock';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  GetMetricStatisticsCommand,
+} from '@aws-sdk/client-cloudwatch';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Octokit } from '@octokit/core';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -25,11 +29,11 @@ interface World {
   deadLetters?: number;
   alarms?: string[];
   latest?: { version: string; daysAgo: number };
+  eventAgeMs?: number;
 }
 
-/** GitHub and AWS as the scenario has them. */
-function world(w: World = {}) {
-  nock.cleanAll();
+/** AWS as the scenario has it: the stack's outputs, the queue, alarms, event age. */
+function aws(w: World) {
   cfnMock.reset();
   sqsMock.reset();
   cwMock.reset();
@@ -52,6 +56,15 @@ function world(w: World = {}) {
   cwMock
     .on(DescribeAlarmsCommand, { StateValue: 'ALARM', AlarmNamePrefix: 'lambda-runner-prod-' })
     .resolves({ MetricAlarms: (w.alarms ?? []).map((AlarmName) => ({ AlarmName })) });
+  cwMock
+    .on(GetMetricStatisticsCommand, { MetricName: 'AsyncEventAge' })
+    .resolves({ Datapoints: [{ Maximum: w.eventAgeMs ?? 1200 }] });
+}
+
+/** GitHub and AWS as the scenario has them. */
+function world(w: World = {}) {
+  nock.cleanAll();
+  aws(w);
   const latest = w.latest ?? { version: '2.326.0', daysAgo: 3 };
   nock(API)
     .get('/app/hook/config')
@@ -126,6 +139,9 @@ describe('lambda-runner status', () => {
     expect(text).toContain('✔ runners: 0 online, 1 busy, 0 offline, 0 stale');
     expect(text).toContain("✔ dead letters: 0 in the broker's dead-letter queue");
     expect(text).toContain('✔ alarms: none in ALARM');
+    expect(text).toContain(
+      '✔ capacity: jobs waited on capacity up to 1 s in the last hour (AsyncEventAge)',
+    );
     expect(text).toContain('✔ runner version: 2.326.0, the latest release');
     expect(text).not.toContain('what to do');
     expect(code).toBe(0);
@@ -166,6 +182,11 @@ describe('lambda-runner status', () => {
       'an alarm in ALARM',
       { alarms: ['lambda-runner-prod-BrokerErrorsAlarm-X1'] },
       /✘ alarms: in ALARM: lambda-runner-prod-BrokerErrorsAlarm-X1/,
+    ],
+    [
+      'runner events waiting on throttling',
+      { eventAgeMs: 900_000 },
+      /✘ capacity: jobs waited on capacity up to 900 s in the last hour \(AsyncEventAge\)\n {4}what to do: raise reservedConcurrency/,
     ],
     [
       'a runner version 25 days behind',
