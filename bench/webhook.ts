@@ -41,7 +41,7 @@ export async function benchWarmWebhook(rounds = Number(process.env.BENCH_EVENTS 
   const endpoint = await invokeEndpoint();
   Object.assign(process.env, {
     WEBHOOK_SECRET: TEST_SECRET,
-    RUNNER_FUNCTION_NAME: 'runner',
+    BROKER_FUNCTION_NAME: 'broker',
     RUNNER_DISPATCH: 'lambda',
     AWS_ENDPOINT_URL_LAMBDA: endpoint.url,
     AWS_REGION: 'us-east-1',
@@ -85,7 +85,7 @@ export async function benchWarmWebhook(rounds = Number(process.env.BENCH_EVENTS 
  */
 export async function benchDecisionPath(rounds = Number(process.env.BENCH_EVENTS ?? 2000)) {
   const handler = createWebhookHandler({
-    env: { WEBHOOK_SECRET: TEST_SECRET, RUNNER_FUNCTION_NAME: 'runner', RUNNER_DISPATCH: 'lambda' },
+    env: { WEBHOOK_SECRET: TEST_SECRET, BROKER_FUNCTION_NAME: 'broker', RUNNER_DISPATCH: 'lambda' },
     log: pino({ level: 'silent' }),
     dispatch: async () => undefined,
   });
