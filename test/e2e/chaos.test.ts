@@ -14,9 +14,10 @@ import { promisify } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
 import { appKeys } from '../support/github-app';
-import { TEST_SECRET, delivery, queuedJob } from '../support/webhook-events';
+import { delivery, queuedJob } from '../support/webhook-events';
 import { FakeGitHub } from './fake-github';
 import {
+  stackEnvironment,
   startFrontDoor,
   startOffline,
   startPrism,
@@ -147,33 +148,16 @@ beforeAll(async () => {
   const started = await startPrism(fake, logDir);
   prism = started.stage;
   front = await startFrontDoor(started.url);
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    WEBHOOK_SECRET: TEST_SECRET,
-    APP_ID: '4242',
-    PRIVATE_KEY: appKeys.privateKey,
-    GHE_HOST: front.url,
-    GHE_PROTOCOL: 'http',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    RUNNER_SOURCE_DIR: sourceDir,
-    RUNNER_WORK_ROOT: path.join(base, 'work'),
+  const files = { sourceDir, workRoot: path.join(base, 'work'), recordFile, scenariosFile };
+  const env = stackEnvironment(front.url, files, {
     // Longer than the deadline: a runner that gets no job is stopped by the deadline (30 s of
     // serverless offline's 900; generous, since a hundred fake listeners share two cores).
     RUNNER_IDLE_TIMEOUT_SECONDS: '60',
-    RUNNER_STOP_GRACE_SECONDS: '1',
     RUNNER_DEADLINE_MARGIN_SECONDS: '870',
-    RUNNER_OWNS_CONTAINER: 'false',
-    RUNNER_MIN_FREE_MB: '1',
     REDELIVERY_MAX_ATTEMPTS: String(MAX_REDELIVERIES),
     OFFLINE_DEAD_LETTER_DIR: deadLetters,
-    FAKE_RUNNER_RECORD: recordFile,
-    FAKE_RUNNER_SCENARIOS: scenariosFile,
     FAKE_RUNNER_JOB_MS: '50',
-    LOG_LEVEL: 'info',
-  };
+  });
   const stack = await startOffline(env, logDir, async (target) => {
     proxy = await startFaultProxy(target);
     return proxy.url;

@@ -15,6 +15,7 @@ import {
   startFrontDoor,
   startOffline,
   startPrism,
+  stackEnvironment,
   stopStage,
   tail,
   type Stage,
@@ -48,31 +49,7 @@ beforeAll(async () => {
   const started = await startPrism(fake, logDir);
   prism = started.stage;
   front = await startFrontDoor(started.url);
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    WEBHOOK_SECRET: TEST_SECRET,
-    APP_ID: '4242',
-    PRIVATE_KEY: appKeys.privateKey,
-    GHE_HOST: front.url,
-    GHE_PROTOCOL: 'http',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    RUNNER_SOURCE_DIR: sourceDir,
-    RUNNER_WORK_ROOT: workRoot,
-    RUNNER_IDLE_TIMEOUT_SECONDS: '2',
-    RUNNER_STOP_GRACE_SECONDS: '1',
-    // serverless offline gives the runner its 900 s timeout: this leaves it 7 s per job.
-    RUNNER_DEADLINE_MARGIN_SECONDS: '893',
-    // serverless offline runs every invocation in one process, so a runner must not sweep the
-    // processes or files of the others, as it does in a Lambda container of its own.
-    RUNNER_OWNS_CONTAINER: 'false',
-    RUNNER_MIN_FREE_MB: '1',
-    FAKE_RUNNER_RECORD: recordFile,
-    FAKE_RUNNER_SCENARIOS: scenariosFile,
-    LOG_LEVEL: 'info',
-  };
+  env = stackEnvironment(front.url, { sourceDir, workRoot, recordFile, scenariosFile });
   const stack = await startOffline(env, logDir);
   offline = stack.stage;
   webhookUrl = stack.webhookUrl;

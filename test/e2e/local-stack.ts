@@ -3,6 +3,8 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { appKeys } from '../support/github-app';
+import { TEST_SECRET } from '../support/webhook-events';
 import { FakeGitHub } from './fake-github';
 
 const root = path.resolve(__dirname, '../..');
@@ -199,4 +201,49 @@ export async function startOffline(
     },
   );
   return { stage, webhookUrl: `http://127.0.0.1:${httpPort}/api/github/webhooks`, lambdaUrl };
+}
+
+/** Where one local stack keeps its files. */
+export interface StackFiles {
+  readonly sourceDir: string;
+  readonly workRoot: string;
+  readonly recordFile: string;
+  readonly scenariosFile: string;
+}
+
+/**
+ * The environment every function of a local stack gets: the App settings, GitHub Enterprise at
+ * the front door (Prism, then the fake), the fake runner tree, and `overrides` last.
+ */
+export function stackEnvironment(
+  frontUrl: string,
+  files: StackFiles,
+  overrides: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    WEBHOOK_SECRET: TEST_SECRET,
+    APP_ID: '4242',
+    PRIVATE_KEY: appKeys.privateKey,
+    GHE_HOST: frontUrl,
+    GHE_PROTOCOL: 'http',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    RUNNER_SOURCE_DIR: files.sourceDir,
+    RUNNER_WORK_ROOT: files.workRoot,
+    RUNNER_IDLE_TIMEOUT_SECONDS: '2',
+    RUNNER_STOP_GRACE_SECONDS: '1',
+    // serverless offline gives the runner its 900 s timeout: this leaves it 7 s per job.
+    RUNNER_DEADLINE_MARGIN_SECONDS: '893',
+    // serverless offline runs every invocation in one process, so a runner must not sweep the
+    // processes or files of the others, as it does in a Lambda container of its own.
+    RUNNER_OWNS_CONTAINER: 'false',
+    RUNNER_MIN_FREE_MB: '1',
+    FAKE_RUNNER_RECORD: files.recordFile,
+    FAKE_RUNNER_SCENARIOS: files.scenariosFile,
+    LOG_LEVEL: 'info',
+    ...overrides,
+  };
 }
