@@ -222,6 +222,14 @@ function listenerRuns(): { runnerName: string }[] {
     .filter((entry) => entry.runnerName !== undefined) as { runnerName: string }[];
 }
 
+/** Registrations of this suite's jobs that GitHub still holds. */
+const ours = () => [...fake.runners.values()].filter((r) => /^lambda-2\d{4}-/.test(r.name));
+
+async function untilSettled(): Promise<void> {
+  for (let i = 0; i < 30 && ours().length > 0; i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+}
+
 const waiting = () => JOBS.filter((id) => (fake.jobs.get(id) ?? 'queued') !== 'completed');
 
 describe('chaos: every fault, one burst, no job left waiting', () => {
@@ -267,9 +275,7 @@ describe('chaos: every fault, one burst, no job left waiting', () => {
     }
     // Let the last runners end and be settled: one that a repeated delivery started after the
     // job was done listens without a job until its deadline (30 s), then the broker deletes it.
-    const ours = () => [...fake.runners.values()].filter((r) => /^lambda-2\d{4}-/.test(r.name));
-    for (let i = 0; i < 30 && ours().length > 0; i += 1)
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+    await untilSettled();
     await invokeBroker(
       { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} },
       true,
