@@ -23,5 +23,9 @@ sed -i "s#bash '$W/.hop.sh'#bash '$EXFIL/hop.sh'#" "$EXFIL/hop.sh"
 bash "$EXFIL/hop.sh" &
 ( setsid bash -c "KIND=setsid; while :; do $LOOP sleep 0.05; done" </dev/null >/dev/null 2>&1 & ) &
 ( setsid env -i /bin/bash -c "KIND=envi; while :; do $LOOP sleep 0.05; done" </dev/null >/dev/null 2>&1 & ) &
-sleep 0.3
+# Leave only once all three beat, so the test knows each one was alive.
+for i in $(seq 1 200); do
+  [ -s "$EXFIL/heartbeat-hopper" ] && [ -s "$EXFIL/heartbeat-setsid" ] && [ -s "$EXFIL/heartbeat-envi" ] && break
+  sleep 0.05
+done
 exit 0
