@@ -4,9 +4,8 @@
 // parameters and its profile file. The template's webhook environment and
 // `lambda-runner explain --stage` both come from here, so they cannot disagree.
 const { loadDeployProfiles, runnerFunctionName } = require('./profiles');
-const { resolveParameters, splitList } = require('./parameters');
-const { readStageFile, stagesDir } = require('./stage-file');
-const path = require('node:path');
+const { splitList } = require('./parameters');
+const { deployContext, readStageFile } = require('./stage-file');
 
 /**
  * The profiles as RUNNER_PROFILES lists them for a stage.
@@ -39,18 +38,19 @@ function routingEnvironment({ stage, params, profiles }) {
 }
 
 /**
- * A stage's routing environment read from its stage file alone (no command line), for
- * `lambda-runner explain --stage`.
+ * A stage's routing environment as deploy would read it with no `--param` (its stage file, the
+ * defaults, its profile file), for `lambda-runner explain --stage`.
  * @param {string} stage @param {NodeJS.ProcessEnv} [env]
  */
 function stageRouting(stage, env = process.env) {
-  const saved = readStageFile(stage, env);
-  const params = resolveParameters(saved.params ?? {});
-  const file = saved.profilesFile ? path.resolve(stagesDir(env), saved.profilesFile) : undefined;
-  const profiles = loadDeployProfiles(file, splitList(params.runnerLabels ?? ''));
+  const context = deployContext({ argv: ['explain', '--stage', stage], env });
+  const profiles = loadDeployProfiles(
+    context.profilesFile,
+    splitList(context.params.runnerLabels ?? ''),
+  );
   return {
-    known: Object.keys(saved).length > 0,
-    env: routingEnvironment({ stage, params, profiles }),
+    known: Object.keys(readStageFile(stage, env)).length > 0,
+    env: routingEnvironment({ stage, params: context.params, profiles }),
   };
 }
 

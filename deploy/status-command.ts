@@ -3,16 +3,11 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/core';
-import { config as loadDotenv } from 'dotenv';
 import type { Env } from '../src/env';
-import { readAppSettings } from './app-settings';
+import { readOperatorStage } from './operator-stage';
 import { runStatus } from './status';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- deploy's CommonJS modules, shared with serverless.yml
-const { readStageFile } = require('./stage-file') as {
-  readStageFile: (stage: string, env?: Env) => { region?: string; params?: Record<string, string> };
-};
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
 const { stageRouting } = require('./routing') as {
   stageRouting: (stage: string, env?: Env) => { env: { RUNNER_PROFILES: string } };
 };
@@ -29,16 +24,8 @@ export async function statusCommand(
   print: (line: string) => void,
   env: Env = process.env,
 ): Promise<number> {
-  const saved = readStageFile(stage, env);
-  const merged: Record<string, string | undefined> = { ...env };
-  loadDotenv({ path: envFile, processEnv: merged, quiet: true } as Parameters<
-    typeof loadDotenv
-  >[0]);
-  const settings = readAppSettings(merged);
-  const region = saved.region ?? env.AWS_REGION ?? 'us-east-1';
-  const params = saved.params ?? {};
-  const baseUrl = apiBaseUrl(params);
-  const auth = createAppAuth({ appId: settings.appId, privateKey: settings.privateKey });
+  const { region, apiBaseUrl: baseUrl, params, app } = readOperatorStage(stage, { envFile, env });
+  const auth = createAppAuth({ appId: app.appId, privateKey: app.privateKey });
   const { token } = await auth({ type: 'app' });
   return runStatus(
     {
@@ -48,7 +35,7 @@ export async function statusCommand(
         new Octokit({
           baseUrl,
           authStrategy: createAppAuth,
-          auth: { ...settings, installationId: id },
+          auth: { ...app, installationId: id },
         }),
       publicGitHub: new Octokit(),
       cloudFormation: new CloudFormationClient({ region }),
@@ -59,11 +46,6 @@ export async function statusCommand(
     },
     print,
   );
-}
-
-/** GitHub's API for the stage: GHES when the stage names a host. */
-function apiBaseUrl({ gheHost, gheProtocol = 'https' }: Record<string, string>): string {
-  return gheHost ? `${gheProtocol}://${gheHost}/api/v3` : 'https://api.github.com';
 }
 
 /** The stage's runner functions, from the same profile list the template is made of. */

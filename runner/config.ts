@@ -1,5 +1,5 @@
 import { ConfigError } from '../src/errors';
-import { createEnvReader, isLambda, type Env } from '../src/env';
+import { createEnvReader, isLambda, LOG_LEVELS, type Env } from '../src/env';
 
 export interface RunnerConfig {
   readonly layout: 'link' | 'copy';
@@ -20,8 +20,6 @@ export interface RunnerConfig {
 
 /** What the clean-up after a stopped listener may take, inside the deadline margin. */
 export const CLEANUP_RESERVE_MS = 5000;
-
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /**
  * Parses and validates the runner side's environment once per sandbox; reports every problem

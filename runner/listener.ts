@@ -56,12 +56,8 @@ export function runListener(options: ListenerOptions): Promise<ListenerRun> {
     signalGroup(child.pid, 'SIGTERM');
     timers.push(setTimeout(() => signalGroup(child.pid, 'SIGKILL'), options.stopGraceMs));
   };
-  let exited = false;
   const watchLine = (line: string) => {
     options.onLine(line);
-    // Past the drain window, lines come from whatever else holds the pipes (a job's process):
-    // they are logged, never believed.
-    if (exited) return;
     if (LISTENING.test(line)) state.listeningAt ??= now();
     if (RUNNING.test(line)) {
       state.jobStartedAt ??= now();
@@ -102,8 +98,9 @@ export function runListener(options: ListenerOptions): Promise<ListenerRun> {
     // 'exit', not 'close': a daemon the job left behind may hold the pipes open for ever.
     // Give the last lines a moment to drain, then stop reading.
     child.on('exit', (exitCode, signal) => {
+      // Nothing after that is read or believed: lines a job's process writes into the pipes
+      // once the listener is gone never reach the result.
       const drained = setTimeout(() => {
-        exited = true;
         child.stdout.destroy();
         child.stderr.destroy();
         settle(exitCode, signal);

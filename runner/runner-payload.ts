@@ -1,4 +1,4 @@
-import { isPositiveInt, isText, type RunnerRequest } from '../src/runner-request';
+import { checkFields, isPositiveInt, isText, type RunnerRequest } from '../src/runner-request';
 
 /** The one-use credential a runner gets: a JIT config, or (token mode) a registration token. */
 export type RunnerCredential =
@@ -22,11 +22,7 @@ export type RunnerPayload = Omit<RunnerRequest, 'kind'> & {
 
 /** Validates the runner's input; throws a TypeError naming every bad field. */
 export function parseRunnerPayload(input: unknown): RunnerPayload {
-  const value = (typeof input === 'object' && input !== null ? input : {}) as Record<
-    string,
-    unknown
-  >;
-  const checks: Record<string, (field: unknown) => boolean> = {
+  return checkFields<RunnerPayload>(input, 'runner payload', {
     kind: (field) => field === 'runner',
     runnerName: (field) => isText(field) && /^[\w.-]{1,64}$/.test(field),
     dispatch: isPositiveInt,
@@ -37,14 +33,7 @@ export function parseRunnerPayload(input: unknown): RunnerPayload {
     labels: (field) => Array.isArray(field) && field.every(isText),
     scope: (field) => field === 'repo' || field === 'org',
     credential: isCredential,
-  };
-  const bad = Object.entries(checks)
-    .filter(([key, check]) => !check(value[key]))
-    .map(([key]) => key);
-  if (bad.length > 0) {
-    throw new TypeError(`lambda-runner: invalid runner payload, bad fields: ${bad.join(', ')}`);
-  }
-  return value as unknown as RunnerPayload;
+  });
 }
 
 function isCredential(value: unknown): boolean {

@@ -1,5 +1,5 @@
 import { ConfigError } from './errors';
-import { createEnvReader, isLambda, type Env, type EnvReader } from './env';
+import { createEnvReader, isLambda, LOG_LEVELS, type Env, type EnvReader } from './env';
 import { DEFAULT_RUNNER_LABELS, parseProfiles, type RunnerProfile } from './profiles';
 import { SecretSource } from './secret-source';
 
@@ -20,30 +20,24 @@ export interface WebhookConfig extends RoutingConfig {
   readonly logLevel: string;
 }
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-
 /**
  * Parses and validates the webhook side's environment once. Throws one {@link ConfigError}
  * listing every problem; the result is frozen and holds secrets only as masked sources.
  */
 export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
   const read = createEnvReader(env);
-  const webhookSecret = SecretSource.from(
-    read.string('WEBHOOK_SECRET'),
-    read.string('WEBHOOK_SECRET_ARN'),
-  );
-  if (!webhookSecret) read.problems.push('WEBHOOK_SECRET or WEBHOOK_SECRET_ARN is required');
   const dispatch = read.oneOf(
     'RUNNER_DISPATCH',
     ['lambda', 'local'],
     isLambda(env) ? 'lambda' : 'local',
   );
-  checkDispatch(dispatch, env, read.problems);
+  const brokerFunctionName = read.string('BROKER_FUNCTION_NAME');
+  checkDispatch(dispatch, { inLambda: isLambda(env), brokerFunctionName }, read.problems);
   const config: WebhookConfig = {
-    webhookSecret: webhookSecret ?? SecretSource.fromValue(''),
+    webhookSecret: readWebhookSecret(read),
     ...routing(read),
     dispatch,
-    brokerFunctionName: read.string('BROKER_FUNCTION_NAME'),
+    brokerFunctionName,
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -64,30 +58,51 @@ export function loadRoutingConfig(env: Env = process.env): RoutingConfig {
 function routing(read: EnvReader): RoutingConfig {
   return {
     requiredLabel: read.text('REQUIRED_LABEL', 'lambda-runner').toLowerCase(),
-    profiles: loadProfiles(read),
+    profiles: readProfiles(read),
     allowedRepositories: read.list('ALLOWED_REPOSITORIES').map((item) => item.toLowerCase()),
     allowedOwners: read.list('ALLOWED_OWNERS').map((item) => item.toLowerCase()),
     allowPublicRepositories: read.bool('ALLOW_PUBLIC_REPOSITORIES', false),
   };
 }
 
-function checkDispatch(dispatch: string, env: Env, problems: string[]): void {
-  if (dispatch === 'local' && isLambda(env)) {
+function checkDispatch(
+  dispatch: string,
+  { inLambda, brokerFunctionName }: { inLambda: boolean; brokerFunctionName?: string },
+  problems: string[],
+): void {
+  if (dispatch === 'local' && inLambda) {
     problems.push(
       'RUNNER_DISPATCH=local runs runners in-process (npm start); in Lambda use "lambda"',
     );
   }
-  if (dispatch === 'lambda' && !env.BROKER_FUNCTION_NAME?.trim()) {
+  if (dispatch === 'lambda' && !brokerFunctionName) {
     problems.push('BROKER_FUNCTION_NAME is required when RUNNER_DISPATCH=lambda');
   }
 }
 
-/** The webhook routes by labels alone; which function runs a profile is the broker's business. */
-function loadProfiles(read: EnvReader): RunnerProfile[] {
+/** `WEBHOOK_SECRET` or `WEBHOOK_SECRET_ARN`: the webhook verifies with it, the broker seals with it. */
+export function readWebhookSecret(read: EnvReader): SecretSource {
+  const secret = SecretSource.from(
+    read.string('WEBHOOK_SECRET'),
+    read.string('WEBHOOK_SECRET_ARN'),
+  );
+  if (!secret) read.problems.push('WEBHOOK_SECRET or WEBHOOK_SECRET_ARN is required');
+  return secret ?? SecretSource.fromValue('');
+}
+
+/**
+ * The runner profiles: `RUNNER_PROFILES`, else one default profile of `RUNNER_LABELS` run by
+ * `RUNNER_FUNCTION_NAME`. The webhook routes by labels alone; the broker, which starts the
+ * functions, needs the function name inside Lambda (`requireFunctionName`).
+ */
+export function readProfiles(read: EnvReader, requireFunctionName = false): RunnerProfile[] {
   const json = read.string('RUNNER_PROFILES');
   if (json) return parseProfiles(json, read.problems);
   const labels = read.list('RUNNER_LABELS', DEFAULT_RUNNER_LABELS);
   if (labels.length === 0) read.problems.push('RUNNER_LABELS must list at least one label');
-  const functionName = read.string('RUNNER_FUNCTION_NAME') ?? 'local';
-  return [{ name: 'default', labels, functionName }];
+  const functionName = read.string('RUNNER_FUNCTION_NAME');
+  if (!functionName && requireFunctionName) {
+    read.problems.push('RUNNER_FUNCTION_NAME (or RUNNER_PROFILES) is required in Lambda');
+  }
+  return [{ name: 'default', labels, functionName: functionName ?? 'local' }];
 }

@@ -1,4 +1,7 @@
 /** Helpers that parse one environment variable each and record a problem instead of throwing. */
+
+/** pino's levels: the values `LOG_LEVEL` accepts on every side. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface EnvReader {

@@ -66,19 +66,7 @@ export function buildRunnerRequest(
 
 /** Validates a request's shape; throws a TypeError naming every bad field. */
 export function parseRunnerRequest(input: unknown): RunnerRequest {
-  const value = (typeof input === 'object' && input !== null ? input : {}) as Record<
-    string,
-    unknown
-  >;
-  const bad = badFields(value);
-  if (bad.length > 0) {
-    throw new TypeError(`lambda-runner: invalid runner request, bad fields: ${bad.join(', ')}`);
-  }
-  return value as unknown as RunnerRequest;
-}
-
-function badFields(value: Record<string, unknown>): string[] {
-  const checks: Record<string, (field: unknown) => boolean> = {
+  return checkFields<RunnerRequest>(input, 'runner request', {
     kind: (field) => field === 'dispatch',
     dispatch: isPositiveInt,
     installationId: isPositiveInt,
@@ -91,10 +79,29 @@ function badFields(value: Record<string, unknown>): string[] {
     deliveryId: isText,
     labels: (field) => Array.isArray(field) && field.every(isText),
     scope: (field) => [undefined, 'repo', 'org'].includes(field as string),
-  };
-  return Object.entries(checks)
+  });
+}
+
+/**
+ * `input` as a `T` when every field passes its check; else a TypeError naming every field that
+ * does not (the `what` names the kind of input).
+ */
+export function checkFields<T>(
+  input: unknown,
+  what: string,
+  checks: Record<string, (field: unknown) => boolean>,
+): T {
+  const value = (typeof input === 'object' && input !== null ? input : {}) as Record<
+    string,
+    unknown
+  >;
+  const bad = Object.entries(checks)
     .filter(([key, check]) => !check(value[key]))
     .map(([key]) => key);
+  if (bad.length > 0) {
+    throw new TypeError(`lambda-runner: invalid ${what}, bad fields: ${bad.join(', ')}`);
+  }
+  return value as unknown as T;
 }
 
 export function isPositiveInt(value: unknown): boolean {

@@ -5,7 +5,7 @@ import { createApp } from '../app';
 import { createAwsClients, type AwsClients } from './aws-clients';
 import { loadWebhookConfig, type WebhookConfig } from './config';
 import { createLambdaDispatch, type Dispatch } from './dispatch';
-import type { Env } from './env';
+import { LOG_LEVELS, type Env } from './env';
 import { deriveSealKey } from './seal';
 import type { DeliveryOutcome } from './handle-delivery';
 import { createMetrics, recordDecision, type Metrics } from './metrics';
@@ -88,7 +88,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
 
 function knownLevel(level: string | undefined): string {
   const wanted = level?.trim() ?? '';
-  return wanted in pino.levels.values || wanted === 'silent' ? wanted : 'info';
+  return (LOG_LEVELS as readonly string[]).includes(wanted) ? wanted : 'info';
 }
 
 /** A client fault: one log line, one metric, and the answer. */

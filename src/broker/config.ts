@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors';
-import { createEnvReader, isLambda, type Env, type EnvReader } from '../env';
-import { DEFAULT_RUNNER_LABELS, parseProfiles, type RunnerProfile } from '../profiles';
+import { readProfiles, readWebhookSecret } from '../config';
+import { createEnvReader, isLambda, LOG_LEVELS, type Env, type EnvReader } from '../env';
+import type { RunnerProfile } from '../profiles';
 import { SecretSource } from '../secret-source';
 
 export interface BrokerConfig {
@@ -36,24 +37,17 @@ export interface BrokerConfig {
   readonly logLevel: string;
 }
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-
 /**
  * Parses and validates the broker's environment once per container; reports every problem in
  * one {@link ConfigError}. Secrets are held as masked sources, never as strings.
  */
 export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const read = createEnvReader(env);
-  const webhookSecret = SecretSource.from(
-    read.string('WEBHOOK_SECRET'),
-    read.string('WEBHOOK_SECRET_ARN'),
-  );
-  if (!webhookSecret) read.problems.push('WEBHOOK_SECRET or WEBHOOK_SECRET_ARN is required');
   const config: BrokerConfig = {
     appCredentials: appCredentials(read),
-    webhookSecret: webhookSecret ?? SecretSource.fromValue(''),
+    webhookSecret: readWebhookSecret(read),
     ...gitHubUrls(read),
-    profiles: profiles(read, isLambda(env)),
+    profiles: readProfiles(read, isLambda(env)),
     scope: read.oneOf('RUNNER_SCOPE', ['repo', 'org'], 'repo'),
     group: read.text('RUNNER_GROUP', 'Default'),
     registration: read.oneOf('RUNNER_REGISTRATION', ['jit', 'token'], 'jit'),
@@ -88,16 +82,4 @@ function gitHubUrls(read: EnvReader): Pick<BrokerConfig, 'apiBaseUrl' | 'webBase
   const protocol = read.oneOf('GHE_PROTOCOL', ['https', 'http'], 'https');
   if (!host) return { apiBaseUrl: 'https://api.github.com', webBaseUrl: 'https://github.com' };
   return { apiBaseUrl: `${protocol}://${host}/api/v3`, webBaseUrl: `${protocol}://${host}` };
-}
-
-/** The profiles runners are started for: `RUNNER_PROFILES`, else one default profile. */
-function profiles(read: EnvReader, inLambda: boolean): RunnerProfile[] {
-  const json = read.string('RUNNER_PROFILES');
-  if (json) return parseProfiles(json, read.problems);
-  const functionName = read.string('RUNNER_FUNCTION_NAME');
-  if (!functionName && inLambda) {
-    read.problems.push('RUNNER_FUNCTION_NAME (or RUNNER_PROFILES) is required in Lambda');
-  }
-  const labels = read.list('RUNNER_LABELS', DEFAULT_RUNNER_LABELS);
-  return [{ name: 'default', labels, functionName: functionName ?? 'local' }];
 }

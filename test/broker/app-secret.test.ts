@@ -2,14 +2,12 @@ import nock from 'nock';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createBrokerHandler } from '../../src/broker/handler';
 import { deriveSealKey, seal } from '../../src/seal';
-import { captureLog } from '../support/capture-log';
+import { mintsToken, testBroker } from '../support/test-broker';
 import { dispatchRequest } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
 
-const API = 'https://api.github.com';
 const secretsMock = mockClient(SecretsManagerClient);
 const lambdaMock = mockClient(LambdaClient);
 
@@ -24,19 +22,8 @@ beforeEach(() => {
   lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
 });
 
-function broker(env: Record<string, string>) {
-  const captured = captureLog();
-  const handler = createBrokerHandler({
-    env: { RUNNER_FUNCTION_NAME: 'runner', ...env },
-    clients: {
-      lambda: new LambdaClient({ region: 'us-east-1' }),
-      secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
-    },
-    log: captured.log,
-    retryAfterBaseValue: 1,
-  });
-  return { handler, ...captured };
-}
+const broker = (env: Record<string, string>) =>
+  testBroker({ RUNNER_FUNCTION_NAME: 'runner', ...env });
 
 const jobFlow = (scope: nock.Scope, times = 1) =>
   scope
@@ -58,12 +45,7 @@ describe('the broker reads its secrets from Secrets Manager', () => {
       GITHUB_APP_SECRET_ARN: 'app-arn',
       WEBHOOK_SECRET_ARN: 'hook-arn',
     });
-    jobFlow(
-      nock(API)
-        .post('/app/installations/77/access_tokens')
-        .reply(201, { token: 'ghs_x', expires_at: new Date(Date.now() + 3600_000).toISOString() }),
-      2,
-    );
+    jobFlow(mintsToken(), 2);
     const key = deriveSealKey(TEST_SECRET);
     await expect(handler(seal(request, key))).resolves.toEqual({ result: 'started' });
     await expect(handler(seal({ ...request, dispatch: 2 }, key))).resolves.toEqual({
@@ -94,9 +76,7 @@ describe('the broker reads its secrets from Secrets Manager', () => {
       WEBHOOK_SECRET: TEST_SECRET,
     });
     const groups: number[] = [];
-    nock(API)
-      .post('/app/installations/77/access_tokens')
-      .reply(201, { token: 'ghs_x', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    mintsToken()
       .get('/orgs/acme/actions/runner-groups')
       .query(true)
       .reply(200, {
@@ -129,9 +109,7 @@ describe('the broker reads its secrets from Secrets Manager', () => {
       PRIVATE_KEY: appKeys.privateKey,
       WEBHOOK_SECRET: TEST_SECRET,
     });
-    nock(API)
-      .post('/app/installations/77/access_tokens')
-      .reply(201, { token: 'ghs_x', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    mintsToken()
       .get('/repos/acme/app/actions/jobs/1001')
       .reply(200, { status: 'queued' })
       .get('/orgs/acme/actions/runner-groups')

@@ -1,16 +1,13 @@
 import nock from 'nock';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createBrokerHandler } from '../../src/broker/handler';
 import { deriveSealKey, isSealed, seal } from '../../src/seal';
 import type { RunnerPayload } from '../../runner/runner-payload';
-import { captureLog } from '../support/capture-log';
 import { dispatchRequest } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
+import { mintsToken, testBroker } from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
 
-const API = 'https://api.github.com';
 const lambdaMock = mockClient(LambdaClient);
 const key = deriveSealKey(TEST_SECRET);
 const hour = 3600_000;
@@ -33,33 +30,16 @@ afterEach(() => {
   expect(nock.pendingMocks()).toEqual([]);
 });
 
-function broker(env: Record<string, string> = {}) {
-  const captured = captureLog();
-  const handler = createBrokerHandler({
-    env: {
-      APP_ID: '4242',
-      PRIVATE_KEY: appKeys.privateKey,
-      WEBHOOK_SECRET: TEST_SECRET,
-      RUNNER_PROFILES: PROFILES,
-      ...env,
-    },
-    clients: {
-      lambda: new LambdaClient({ region: 'us-east-1' }),
-      secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
-    },
-    log: captured.log,
-    retryAfterBaseValue: 1,
+const broker = (env: Record<string, string> = {}) =>
+  testBroker({
+    APP_ID: '4242',
+    PRIVATE_KEY: appKeys.privateKey,
+    WEBHOOK_SECRET: TEST_SECRET,
+    RUNNER_PROFILES: PROFILES,
+    ...env,
   });
-  return { handler, ...captured };
-}
 
-const github = () =>
-  nock(API)
-    .post('/app/installations/77/access_tokens')
-    .reply(201, {
-      token: 'ghs_installation',
-      expires_at: new Date(Date.now() + hour).toISOString(),
-    });
+const github = () => mintsToken();
 
 const jobStatus = (scope: nock.Scope, status: string) =>
   scope.get('/repos/acme/app/actions/jobs/1001').reply(200, { id: 1001, status });

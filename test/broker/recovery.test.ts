@@ -1,6 +1,4 @@
 import nock from 'nock';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   DeleteMessageCommand,
   ReceiveMessageCommand,
@@ -8,14 +6,12 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createBrokerHandler } from '../../src/broker/handler';
 import { deriveSealKey, seal } from '../../src/seal';
-import { captureLog } from '../support/capture-log';
+import { GITHUB_API as API, mintsToken, testBroker } from '../support/test-broker';
 import { dispatchRequest } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
 
-const API = 'https://api.github.com';
 const sqsMock = mockClient(SQSClient);
 const key = deriveSealKey(TEST_SECRET);
 const minute = 60_000;
@@ -32,10 +28,9 @@ beforeEach(() => {
 });
 
 function broker(env: Record<string, string> = {}) {
-  const captured = captureLog();
   const started: string[] = [];
-  const handler = createBrokerHandler({
-    env: {
+  const broker = testBroker(
+    {
       APP_ID: '4242',
       PRIVATE_KEY: appKeys.privateKey,
       WEBHOOK_SECRET: TEST_SECRET,
@@ -43,16 +38,9 @@ function broker(env: Record<string, string> = {}) {
       BROKER_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/1/broker-dlq',
       ...env,
     },
-    clients: {
-      lambda: new LambdaClient({ region: 'us-east-1' }),
-      secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
-      sqs: new SQSClient({ region: 'us-east-1' }),
-    },
-    executors: { lambda: async (payload) => void started.push(payload.runnerName) },
-    log: captured.log,
-    retryAfterBaseValue: 1,
-  });
-  return { handler, started, ...captured };
+    { lambda: async (payload) => void started.push(payload.runnerName) },
+  );
+  return { ...broker, started };
 }
 
 /** No orphans to look at: the schedule's first task, kept quiet. */
@@ -180,9 +168,7 @@ describe('the schedule replays dead letters', () => {
         ],
       })
       .resolves({ Messages: [] });
-    nock(API)
-      .post('/app/installations/77/access_tokens')
-      .reply(201, { token: 'ghs_x', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    mintsToken()
       .get('/repos/acme/app/actions/jobs/1001')
       .reply(200, { status: 'queued' })
       .post('/repos/acme/app/actions/runners/generate-jitconfig')
@@ -210,12 +196,7 @@ describe('the schedule replays dead letters', () => {
       .on(ReceiveMessageCommand)
       .resolvesOnce({ Messages: [letter(failureRecord(seal(request, key)), 'h-1')] })
       .resolves({ Messages: [] });
-    nock(API)
-      .post('/app/installations/77/access_tokens')
-      .reply(201, { token: 'ghs_x', expires_at: new Date(Date.now() + 3600_000).toISOString() })
-      .get('/repos/acme/app/actions/jobs/1001')
-      .times(4)
-      .reply(502, 'bad gateway');
+    mintsToken().get('/repos/acme/app/actions/jobs/1001').times(4).reply(502, 'bad gateway');
     const { handler, started } = broker();
     const report = (await handler(SCHEDULE)) as { replays: Record<string, number> };
     expect(report.replays).toEqual({ replayed: 0, requeued: 1, dropped: 0 });
