@@ -4,8 +4,6 @@
 // `serverless package/deploy` with one error naming each parameter at fault and what it accepts,
 // instead of a template that drops the setting or a stack that fails half-way.
 
-const RELEASE = require('./runner-release.json');
-
 /** CloudWatch Logs accepts only these retention periods (days). */
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
@@ -144,19 +142,14 @@ const PARAMETERS = {
     about: 'a pushed arm64 runner image',
   },
   runnerVersion: {
-    default: RELEASE.version,
-    check: matches(/^\d+\.\d+\.\d+$/, 'a release version such as 2.326.0 (never latest)'),
-    about: 'the actions runner release baked into the image',
+    default: '',
+    check: optional(matches(/^\d+\.\d+\.\d+$/, 'a release version such as 2.336.0 (never latest)')),
+    about: "pins the actions runner release (empty: the stage's lock, else GitHub's latest)",
   },
-  runnerSha256X64: {
-    default: RELEASE.sha256.x64,
-    check: matches(/^[0-9a-f]{64}$/, 'the sha256 of the x64 release tarball (64 hex)'),
-    about: 'checked at image build time',
-  },
-  runnerSha256Arm64: {
-    default: RELEASE.sha256.arm64,
-    check: matches(/^[0-9a-f]{64}$/, 'the sha256 of the arm64 release tarball (64 hex)'),
-    about: 'checked at image build time',
+  runnerAllowStale: {
+    default: 'false',
+    check: oneOf(['false', 'true']),
+    about: 'build a runner more than 30 days behind (air-gapped GHES only)',
   },
   baseImageDigest: {
     default: '',

@@ -14,7 +14,8 @@ const { roles } = require('./roles');
 const { secrets } = require('./secrets');
 const { checkConcurrencyHeadroom, splitList } = require('./parameters');
 const RELEASE = require('./runner-release.json');
-const { deployContext } = require('./stage-file');
+const { deployContext, rememberAfterSuccess } = require('./stage-file');
+const { lockRelease, releasesRequest } = require('./release-lock');
 const { profileList, routingEnvironment } = require('./routing');
 
 /** `serverless offline` runs the built handlers in-process: no image, no CloudFormation refs. */
@@ -82,20 +83,53 @@ function logRetentionInDays() {
   return Number(deployContext().params.logRetentionDays);
 }
 
+/** Commands that build and push the runner image: the only ones that need Docker or a release. */
+const buildsImages = (/** @type {string} */ command) => ['package', 'deploy'].includes(command);
+
+/** @type {Promise<import('./runner-release').RunnerRelease> | undefined} */
+let release;
+
+/**
+ * The runner release this command builds, resolved once: when the framework builds the image (a
+ * package or deploy where Docker runs), the stage's lock or the pinned or latest release,
+ * checked against GitHub's rules and locked in the stage file on success; otherwise the lock as
+ * it stands, since nothing is built.
+ */
+function runnerRelease() {
+  const context = deployContext();
+  const saved = context.saved.runnerRelease;
+  const builds =
+    buildsImages(context.command) &&
+    !isOffline() &&
+    !imageBuildProblem(context.params.baseImageDigest ?? '');
+  if (!builds) return Promise.resolve(saved ?? { ...RELEASE, publishedAt: '', sha256: {} });
+  release ??= lockRelease({
+    saved,
+    pinned: context.params.runnerVersion || undefined,
+    allowStale: context.params.runnerAllowStale === 'true',
+    request: releasesRequest(),
+  }).then((lock) => {
+    rememberAfterSuccess(context.stage, { runnerRelease: lock });
+    return lock;
+  });
+  return release;
+}
+
 /**
  * The runner images the framework builds when no pushed image is given: one per architecture,
  * each built for its platform, without provenance attestations (Lambda rejects an OCI index),
- * and with the pinned runner release, its checksum and the pinned base image as build arguments.
+ * and with the locked runner release, its checksum and the pinned base image as build arguments.
  */
-function ecr() {
+async function ecr() {
   const p = deployContext().params;
+  const lock = await runnerRelease();
   const image = (/** @type {string} */ platform, /** @type {string} */ sha256) => ({
     path: '../',
     file: 'runner/Dockerfile',
     platform,
     provenance: 'false',
     buildArgs: {
-      RUNNER_VERSION: p.runnerVersion ?? '',
+      RUNNER_VERSION: lock.version,
       RUNNER_SHA256: sha256,
       BASE_IMAGE_DIGEST: p.baseImageDigest ?? '',
       SAM_CLI_VERSION: RELEASE.samCliVersion,
@@ -103,8 +137,8 @@ function ecr() {
   });
   return {
     images: {
-      runner: image('linux/amd64', p.runnerSha256X64 ?? ''),
-      'runner-arm64': image('linux/arm64', p.runnerSha256Arm64 ?? ''),
+      runner: image('linux/amd64', lock.sha256.x64 ?? ''),
+      'runner-arm64': image('linux/arm64', lock.sha256.arm64 ?? ''),
     },
   };
 }
@@ -220,6 +254,7 @@ function runnerImage(s, profile) {
   const uri = arm ? s.params.runnerImageUriArm64 : s.params.runnerImageUri;
   if (uri) return { uri };
   if (s.offline) return { name: 'runner' };
+  if (!buildsImages(s.command)) return { uri: placeholderImage(s.region) };
   const missing = imageBuildProblem(s.params.baseImageDigest ?? '');
   if (!missing) return { name: arm ? 'runner-arm64' : 'runner' };
   const advice =
@@ -228,10 +263,12 @@ function runnerImage(s, profile) {
     `or push an image and pass --param="${arm ? 'runnerImageUriArm64' : 'runnerImageUri'}=<ecr uri>@sha256:<digest>".`;
   if (s.command === 'deploy') throw new Error(advice);
   process.emitWarning(`${advice} This package holds a placeholder image and cannot be deployed.`);
-  return {
-    uri: `000000000000.dkr.ecr.${s.region}.amazonaws.com/lambda-runner-placeholder@sha256:${'0'.repeat(64)}`,
-  };
+  return { uri: placeholderImage(s.region) };
 }
+
+/** An image reference of the right shape for commands that build nothing. @param {string} region */
+const placeholderImage = (region) =>
+  `000000000000.dkr.ecr.${region}.amazonaws.com/lambda-runner-placeholder@sha256:${'0'.repeat(64)}`;
 
 /** Why the framework cannot build the image here, if it cannot. @param {string} baseImageDigest */
 function imageBuildProblem(baseImageDigest) {
@@ -255,7 +292,16 @@ function alarmTopic(s) {
   };
 }
 
+/** @type {boolean | undefined} */
+let docker;
+
+/** Whether a Docker engine answers; asked once per command. */
 function dockerAvailable() {
+  docker ??= askDocker();
+  return docker;
+}
+
+function askDocker() {
   try {
     execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], {
       stdio: 'ignore',
@@ -330,4 +376,35 @@ function resources() {
   };
 }
 
-module.exports = { functions, resources, region, logRetentionInDays, ecr };
+/**
+ * Under the serverless command, a setting that is wrong ends the command with its one message:
+ * the framework would otherwise repeat it, with a stack trace, for every variable that reads it.
+ * @template {(...args: any[]) => any} F
+ * @param {F} source
+ * @returns {F}
+ */
+function oneMessage(source) {
+  const stop = (/** @type {unknown} */ error) => {
+    if (!/(serverless|sls|osls)(\.js)?$/.test(process.argv[1] ?? '')) throw error;
+    process.stderr.write(`\n${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  };
+  return /** @type {F} */ (
+    (/** @type {any[]} */ ...args) => {
+      try {
+        const result = source(...args);
+        return result instanceof Promise ? result.catch(stop) : result;
+      } catch (error) {
+        return stop(error);
+      }
+    }
+  );
+}
+
+module.exports = {
+  functions: oneMessage(functions),
+  resources: oneMessage(resources),
+  region: oneMessage(region),
+  logRetentionInDays: oneMessage(logRetentionInDays),
+  ecr: oneMessage(ecr),
+};

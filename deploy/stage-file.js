@@ -3,12 +3,21 @@
 // Per-stage settings the user commits: deploy/stages/<stage>.json holds the region, the deploy
 // parameters and the profile file of a stage, so `deploy`, a plain redeploy, `remove`, `status`
 // and `explain` all act on the same stack with the same settings. A `--param` or `--region`
-// given to `serverless package/deploy` is remembered there; nothing is ever dropped silently.
+// given to `serverless package/deploy` is remembered there, with the runner release it built
+// from (the lock), once that package or deploy succeeded (stage-file-plugin.js): a failed one
+// leaves no stage file behind. Nothing is ever dropped silently.
 const { existsSync, mkdirSync, readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
 const { commandLineParams, resolveParameters } = require('./parameters');
 
-/** @typedef {{ region?: string, profilesFile?: string, params?: Record<string, string> }} StageFile */
+/**
+ * @typedef {{
+ *   region?: string,
+ *   profilesFile?: string,
+ *   params?: Record<string, string>,
+ *   runnerRelease?: import('./runner-release').RunnerRelease,
+ * }} StageFile
+ */
 
 const STAGE_NAME = /^[a-z][a-z0-9-]{0,15}$/;
 
@@ -59,8 +68,8 @@ function option(argv, names) {
 
 /**
  * The stage, region, parameters and profile file in force for this command: the command line
- * over the stage file over the defaults. `package` and `deploy` write what the command line
- * added back into the stage file.
+ * over the stage file over the defaults. What the command line added goes back into the stage
+ * file once a `package` or `deploy` succeeded (commitStageFile).
  * @param {{ argv?: string[], env?: NodeJS.ProcessEnv }} [options]
  */
 function deployContext({ argv = process.argv.slice(2), env = process.env } = {}) {
@@ -73,23 +82,67 @@ function deployContext({ argv = process.argv.slice(2), env = process.env } = {})
     : saved.profilesFile && path.resolve(stagesDir(env), saved.profilesFile);
   const given = { ...(saved.params ?? {}), ...cliParams };
   const params = resolveParameters(given);
-  const command = argv[0] ?? '';
+  // `deploy list` or `deploy function` is not a deploy of the stack: keep the subcommand.
+  const command = [argv[0], /^[a-z]/.test(argv[1] ?? '') ? argv[1] : undefined]
+    .filter(Boolean)
+    .join(' ');
   if (['package', 'deploy'].includes(command)) {
-    remember(stage, env, saved, {
-      region,
-      ...(profilesFile ? { profilesFile: path.relative(stagesDir(env), profilesFile) } : {}),
-      params: given,
+    pending.set(stage, {
+      env,
+      saved,
+      next: {
+        ...pending.get(stage)?.next,
+        region,
+        ...(profilesFile ? { profilesFile: path.relative(stagesDir(env), profilesFile) } : {}),
+        params: given,
+      },
     });
   }
-  return { stage, region, params, profilesFile, command };
+  return { stage, region, params, profilesFile, command, saved };
 }
 
-/** @param {string} stage @param {NodeJS.ProcessEnv} env @param {StageFile} saved @param {StageFile} next */
-function remember(stage, env, saved, next) {
-  const merged = { ...saved, ...next };
-  if (JSON.stringify(merged) === JSON.stringify(saved)) return;
+/**
+ * What a package or deploy of each stage will remember once it succeeds.
+ * @type {Map<string, { env: NodeJS.ProcessEnv, saved: StageFile, next: StageFile }>}
+ */
+const pending = new Map();
+
+/**
+ * Adds to what the stage file will hold after success (the runner release lock).
+ * @param {string} stage @param {StageFile} fields
+ */
+function rememberAfterSuccess(stage, fields) {
+  const entry = pending.get(stage);
+  if (entry) entry.next = { ...entry.next, ...fields };
+}
+
+/** Writes what a package or deploy that succeeded should remember. @param {string} stage */
+function commitStageFile(stage) {
+  const entry = pending.get(stage);
+  if (!entry) return;
+  pending.delete(stage);
+  const merged = { ...entry.saved, ...entry.next };
+  if (JSON.stringify(merged) === JSON.stringify(entry.saved)) return;
+  mkdirSync(stagesDir(entry.env), { recursive: true });
+  writeFileSync(stageFilePath(stage, entry.env), `${JSON.stringify(merged, null, 2)}\n`);
+}
+
+/**
+ * Writes one field of a stage file now (`runner-update`, which is its own command).
+ * @param {string} stage @param {StageFile} fields @param {NodeJS.ProcessEnv} env
+ */
+function updateStageFile(stage, fields, env = process.env) {
+  const merged = { ...readStageFile(stage, env), ...fields };
   mkdirSync(stagesDir(env), { recursive: true });
   writeFileSync(stageFilePath(stage, env), `${JSON.stringify(merged, null, 2)}\n`);
 }
 
-module.exports = { deployContext, readStageFile, stageFilePath, stagesDir };
+module.exports = {
+  commitStageFile,
+  deployContext,
+  readStageFile,
+  rememberAfterSuccess,
+  stageFilePath,
+  stagesDir,
+  updateStageFile,
+};

@@ -44,7 +44,7 @@ describe('deploy parameters: each bad value is refused by name with what is allo
       /runnerImageUri="repo:latest": must be an ECR image pinned by digest/,
     ],
     ['runnerVersion', 'latest', /runnerVersion="latest": must be a release version .*never latest/],
-    ['runnerSha256X64', 'abc', /runnerSha256X64="abc": must be the sha256/],
+    ['runnerAllowStale', 'yes', /runnerAllowStale="yes": must be one of false, true/],
     ['baseImageDigest', 'nodejs:22', /baseImageDigest="nodejs:22": must be sha256/],
     ['gheHost', 'https://ghe', /gheHost="https:\/\/ghe": must be a host name/],
     ['gheProtocol', 'ftp', /must be one of https, http/],
