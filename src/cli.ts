@@ -15,6 +15,7 @@ usage: lambda-runner <command> [options]
 commands:
   explain    why a job does or does not get a runner, or one job's story from exported logs
   status     is the stage working? webhook URL, deliveries, runners, dead letters, alarms, runner version
+  runner-update  move the stage's runner release lock to GitHub's latest release; the next deploy builds it
 
 options:
   -h, --help     this help (lambda-runner <command> --help for a command's)
@@ -39,6 +40,14 @@ deliveries, lambda-runner's runners (online, busy, offline, stale), the broker's
 queue, alarms in ALARM, and the runner version against GitHub's latest release. Reads the
 stage's region from deploy/stages/<S>.json, the App's settings from .env, AWS credentials from
 the shell. Exit code: 0 all well, 1 something needs action (it says what), 2 a usage error.`;
+
+const RUNNER_UPDATE_HELP = `usage: lambda-runner runner-update --stage S
+
+Reads actions/runner's releases from GitHub (RUNNER_RELEASES_API_URL for a mirror, GITHUB_TOKEN
+if rate limited), moves the runner release locked in deploy/stages/<S>.json to the latest (its
+version and the sha256 of each architecture's tarball, as GitHub publishes them) and says what
+changed. The next deploy builds that release. Exit code: 0 moved or already current, 1 the
+latest cannot be locked, 2 a usage error.`;
 
 /** A problem with what the user typed or gave: the message says which input and what to do. */
 class UsageError extends Error {}
@@ -70,6 +79,7 @@ function run(argv: string[], print: (line: string) => void, env: Env): number | 
   if (command === undefined || command === '--help' || command === '-h') return say(print, HELP, 0);
   if (command === '--version') return say(print, version(), 0);
   if (command === 'status') return status(rest, print, env);
+  if (command === 'runner-update') return runnerUpdate(rest, print, env);
   if (command !== 'explain')
     throw new UsageError(`unknown command "${command}"; run lambda-runner --help for the commands`);
   return explain(rest, print, env);
@@ -95,6 +105,34 @@ function status(args: string[], print: (line: string) => void, env: Env): number
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the AWS clients load only for this command
     require('../deploy/status-command') as typeof import('../deploy/status-command');
   return statusCommand(values.stage, values['env-file'] ?? '.env', print, env);
+}
+
+function runnerUpdate(
+  args: string[],
+  print: (line: string) => void,
+  env: Env,
+): number | Promise<number> {
+  let values: { help?: boolean; stage?: string };
+  try {
+    values = parseArgs({
+      args,
+      options: { help: { type: 'boolean', short: 'h', default: false }, stage: { type: 'string' } },
+    }).values;
+  } catch (error) {
+    throw new UsageError(
+      `runner-update: ${(error as Error).message}; run lambda-runner runner-update --help`,
+    );
+  }
+  if (values.help) return say(print, RUNNER_UPDATE_HELP, 0);
+  if (!values.stage)
+    throw new UsageError('runner-update: --stage is required (the stage whose lock moves)');
+  const stage = values.stage;
+  const { runnerUpdate: update } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads only for this command
+    require('../deploy/runner-update') as typeof import('../deploy/runner-update');
+  return update(stage, { env, print }).catch((error: unknown) => {
+    throw new UsageError(`runner-update --stage ${stage}: ${(error as Error).message}`);
+  });
 }
 
 function explain(args: string[], print: (line: string) => void, env: Env): number {

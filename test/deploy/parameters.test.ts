@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- the deploy modules are CommonJS, loaded as serverless loads them */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pack, packageWorkDir, root } from '../support/serverless-package';
 
@@ -135,28 +135,58 @@ describe('stages remember their settings', () => {
   }, 120_000);
 });
 
+/** The real `serverless` command, run from deploy/ as the docs run it, against no AWS at all. */
+function serverless(args: string[]) {
+  const result = spawnSync(path.join(root, 'node_modules/.bin/serverless'), args, {
+    cwd: path.join(root, 'deploy'),
+    env: {
+      ...process.env,
+      SLS_TELEMETRY_DISABLED: '1',
+      LAMBDA_RUNNER_STAGES_DIR: path.join(work, 'stages'),
+      AWS_ACCESS_KEY_ID: 'none',
+      AWS_SECRET_ACCESS_KEY: 'none',
+      // Nothing answers here: a command that got past the checks would fail on the network.
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+    },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+describe('a bad deploy parameter on the command line', () => {
+  it('ends the command with one short message naming each bad input, and writes no stage file', () => {
+    const { status, output } = serverless([
+      'package',
+      '--stage',
+      'badparam',
+      '--param=reservedConcurrency=5000',
+      '--param=runnerVersion=latest',
+      '--package',
+      path.join(work, 'badparam'),
+    ]);
+    expect(status).toBe(1);
+    const lines = output.split('\n').filter((line) => line.trim() !== '');
+    expect(lines).toEqual([
+      'lambda-runner: bad deploy parameters:',
+      '  - reservedConcurrency="5000": must be a whole number from 1 to 900',
+      '  - runnerVersion="latest": must be a release version such as 2.336.0 (never latest)',
+    ]);
+    expect(existsSync(path.join(work, 'stages/badparam.json'))).toBe(false);
+  }, 60_000);
+
+  it('`deploy list` needs no Docker and no image', () => {
+    const { output } = serverless(['deploy', 'list', '--stage', 'listonly']);
+    expect(output).not.toMatch(/Docker|placeholder/);
+    expect(existsSync(path.join(work, 'stages/listonly.json'))).toBe(false);
+  }, 60_000);
+});
+
 describe('serverless deploy without a real image', () => {
   it('stops before touching AWS, with one message that says what to do', () => {
-    const result = spawnSync(
-      path.join(root, 'node_modules/.bin/serverless'),
-      ['deploy', '--stage', 'nodocker'],
-      {
-        cwd: path.join(root, 'deploy'),
-        env: {
-          ...process.env,
-          SLS_TELEMETRY_DISABLED: '1',
-          LAMBDA_RUNNER_STAGES_DIR: path.join(work, 'stages'),
-          AWS_ACCESS_KEY_ID: 'none',
-          AWS_SECRET_ACCESS_KEY: 'none',
-          // Nothing answers here: a deploy that got past the check would fail on the network.
-          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
-        },
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-    );
+    const result = serverless(['deploy', '--stage', 'nodocker']);
     expect(result.status).not.toBe(0);
-    const output = `${result.stdout}${result.stderr}`;
+    const { output } = result;
     expect(output).toMatch(/no Docker engine answers, so there is no real runner image/);
     expect(output).toMatch(/runnerImageUri=<ecr uri>@sha256:<digest>/);
     expect(output).not.toMatch(/ECONNREFUSED|127\.0\.0\.1:9/);
