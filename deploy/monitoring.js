@@ -1,13 +1,15 @@
 // @ts-check
 'use strict';
 // Alarms and the CloudWatch dashboard.
+const { ALARM_DAYS_BEHIND, MAX_DAYS_BEHIND } = require('./runner-release');
 
 /** Alarms notify the topic only when the stage has an alarm e-mail; otherwise no one. */
 let alarmActions = /** @type {unknown[]} */ ([]);
 
 /**
  * An alarm when a metric's statistic over one period passes the threshold.
- * @param {{ namespace: string, metric: string, dimension: { Name: string, Value: unknown },
+ * @param {{ namespace: string, metric: string,
+ *   dimension: { Name: string, Value: unknown } | { Name: string, Value: unknown }[],
  *   statistic: string, period: number, threshold: number, description: string }} spec
  */
 function alarm({ namespace, metric, dimension, statistic, period, threshold, description }) {
@@ -17,7 +19,7 @@ function alarm({ namespace, metric, dimension, statistic, period, threshold, des
       AlarmDescription: description,
       Namespace: namespace,
       MetricName: metric,
-      Dimensions: [dimension],
+      Dimensions: Array.isArray(dimension) ? dimension : [dimension],
       Statistic: statistic,
       Period: period,
       EvaluationPeriods: 1,
@@ -48,9 +50,9 @@ function lambdaAlarm(fnId, metric, statistic, period, threshold, description) {
 
 /**
  * @param {{ stage: string, functionIds: string[], runnerIds: string[], notify: boolean,
- *   scheduledIds?: string[] }} options
+ *   scheduledIds?: string[], profileNames?: string[] }} options
  */
-function alarms({ stage, functionIds, runnerIds, notify, scheduledIds = [] }) {
+function alarms({ stage, functionIds, runnerIds, notify, scheduledIds = [], profileNames = [] }) {
   alarmActions = notify ? [{ Ref: 'AlarmTopic' }] : [];
   /** @type {Record<string, unknown>} */
   const result = {};
@@ -84,6 +86,7 @@ function alarms({ stage, functionIds, runnerIds, notify, scheduledIds = [] }) {
     );
   }
   Object.assign(result, asyncAlarms(stage, runnerIds, name));
+  Object.assign(result, runnerCurrencyAlarms(stage, profileNames));
   for (const id of scheduledIds) {
     result[`${name(id)}ScheduleErrorsAlarm`] = lambdaAlarm(
       id,
@@ -105,6 +108,31 @@ function alarms({ stage, functionIds, runnerIds, notify, scheduledIds = [] }) {
     period: 60,
     threshold: 0,
     description: `lambda-runner ${stage}: broker events failed past their retries and wait in the dead-letter queue`,
+  });
+  return result;
+}
+
+/**
+ * The runner release falling behind: the broker's daily `RunnerDaysBehind` for each profile
+ * reaching the alarm day, ten days before GitHub stops sending that runner jobs.
+ * @param {string} stage @param {string[]} profileNames
+ */
+function runnerCurrencyAlarms(stage, profileNames) {
+  /** @type {Record<string, unknown>} */
+  const result = {};
+  profileNames.forEach((profile, index) => {
+    result[`RunnerDaysBehindAlarm${index === 0 ? '' : index + 1}`] = alarm({
+      namespace: 'LambdaRunner',
+      metric: 'RunnerDaysBehind',
+      dimension: [
+        { Name: 'service', Value: 'broker' },
+        { Name: 'profile', Value: profile },
+      ],
+      statistic: 'Maximum',
+      period: 86400,
+      threshold: ALARM_DAYS_BEHIND - 1,
+      description: `lambda-runner ${stage}: profile ${profile}'s runner is ${ALARM_DAYS_BEHIND} or more days behind GitHub's latest release; GitHub stops sending it jobs at ${MAX_DAYS_BEHIND}: run npx lambda-runner runner-update --stage ${stage}, then deploy`,
+    });
   });
   return result;
 }

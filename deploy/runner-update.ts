@@ -1,24 +1,11 @@
 import type { Env } from '../src/env';
 
-/** A runner release as the stage file locks it (deploy/runner-release.js). */
-export interface RunnerRelease {
-  readonly version: string;
-  readonly publishedAt: string;
-  readonly sha256: { x64?: string; arm64?: string };
-}
+import * as release from './runner-release';
+import type { Request as ReleasesRequest, RunnerRelease } from './runner-release';
 
-export type ReleasesRequest = (
-  route: string,
-  params?: Record<string, unknown>,
-) => Promise<{ data: unknown }>;
+export type { ReleasesRequest, RunnerRelease };
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- deploy's CommonJS modules, shared with serverless.yml
-const release = require('./runner-release') as {
-  fetchReleases: (request: ReleasesRequest) => Promise<RunnerRelease[]>;
-  releaseProblems: (lock: RunnerRelease, releases: RunnerRelease[], o: { now: number }) => string[];
-  describeChange: (before: RunnerRelease | undefined, after: RunnerRelease) => string[];
-};
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
 const stageFile = require('./stage-file') as {
   stageFilePath: (stage: string, env: Env) => string;
   readStageFile: (stage: string, env: Env) => { runnerRelease?: RunnerRelease };

@@ -143,8 +143,9 @@ async function ecr() {
   };
 }
 
-function functions() {
+async function functions() {
   const s = settings();
+  const lock = await runnerRelease();
   const profiles = profileList(s.stage, s.profiles);
   const brokerName = `lambda-runner-${s.stage}-broker`;
   /** @type {Record<string, any>} */
@@ -167,7 +168,7 @@ function functions() {
       },
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
     },
-    broker: brokerFunction(s, brokerName, profiles),
+    broker: brokerFunction(s, brokerName, profiles, lock.version),
   };
   for (const profile of s.profiles)
     result[functionKey(profile)] = runnerFunction(s, profile, runnerImage(s, profile));
@@ -176,10 +177,11 @@ function functions() {
 
 /**
  * The broker: the only function that reads the App's key. Its own failed events (GitHub down
- * past Lambda's two retries) wait in its dead-letter queue.
- * @param {Settings} s @param {string} name @param {unknown[]} profiles
+ * past Lambda's two retries) wait in its dead-letter queue. Once a day its schedule reads how far
+ * the runner release it was deployed with is behind GitHub's latest.
+ * @param {Settings} s @param {string} name @param {unknown[]} profiles @param {string} runnerVersion
  */
-function brokerFunction(s, name, profiles) {
+function brokerFunction(s, name, profiles, runnerVersion) {
   return {
     name,
     handler: s.offline ? 'offline/handlers.broker' : 'broker/index.handler',
@@ -208,6 +210,7 @@ function brokerFunction(s, name, profiles) {
       // Longer than any runner Lambda can live (15 minutes), so only the dead are removed.
       JANITOR_GRACE_MINUTES: '20',
       JANITOR_MAX_CALLS: '200',
+      RUNNER_VERSION: runnerVersion,
     },
     events: [{ schedule: 'rate(15 minutes)' }],
   };
@@ -342,6 +345,7 @@ function resources() {
         functionIds: ['WebhookLambdaFunction', 'BrokerLambdaFunction', ...runnerIds],
         runnerIds,
         scheduledIds: ['BrokerLambdaFunction'],
+        profileNames: s.profiles.map((profile) => profile.name),
         notify: Boolean(s.alarmEmail),
       }),
       Dashboard: dashboard({

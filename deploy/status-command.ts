@@ -13,6 +13,10 @@ const { stageRouting } = require('./routing') as {
 };
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
 const RELEASE = require('./runner-release.json') as { version: string };
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+const { readStageFile } = require('./stage-file') as {
+  readStageFile: (stage: string, env: Env) => { runnerRelease?: { version: string } };
+};
 
 /**
  * `lambda-runner status --stage S`: the stage's region and GHES host from its stage file, the
@@ -41,7 +45,9 @@ export async function statusCommand(
       cloudFormation: new CloudFormationClient({ region }),
       sqs: new SQSClient({ region }),
       cloudWatch: new CloudWatchClient({ region }),
-      runnerVersion: params.runnerVersion || RELEASE.version,
+      // The release the stage's images were built from: its lock, else what it pinned.
+      runnerVersion:
+        readStageFile(stage, env).runnerRelease?.version || params.runnerVersion || RELEASE.version,
       runnerFunctions: stageRunnerFunctions(stage, env),
     },
     print,

@@ -7,6 +7,7 @@ import {
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Octokit } from '@octokit/core';
 import { REGISTERED_LABEL, RUNNER_NAME } from '../src/broker/janitor';
+import * as release from './runner-release';
 
 /** One line of the status screen; `action` says what to do when something needs it. */
 export interface StatusLine {
@@ -34,7 +35,6 @@ export interface StatusDeps {
 }
 
 const HOUR = 3600_000;
-const DAY = 24 * HOUR;
 
 /**
  * Is it working? One line per check: the App's webhook URL against the stack's, the last
@@ -256,24 +256,24 @@ async function capacityCheck(deps: StatusDeps): Promise<StatusLine> {
 }
 
 async function versionCheck(deps: StatusDeps): Promise<StatusLine> {
-  const { data } = await deps.publicGitHub.request('GET /repos/{owner}/{repo}/releases/latest', {
-    owner: 'actions',
-    repo: 'runner',
-  });
-  const latest = String(data.tag_name).replace(/^v/, '');
-  if (latest === deps.runnerVersion)
-    return { check: 'runner version', ok: true, detail: `${latest}, the latest release` };
-  const days = Math.floor(((deps.now ?? Date.now)() - Date.parse(String(data.published_at))) / DAY);
-  const ok = days < 25;
+  const releases = await release.fetchReleases(deps.publicGitHub.request as release.Request);
+  const latest = releases[0]?.version;
+  if (!latest || latest === deps.runnerVersion)
+    return {
+      check: 'runner version',
+      ok: true,
+      detail: `${deps.runnerVersion}, the latest release`,
+    };
+  const behind = release.daysBehind(deps.runnerVersion, releases, (deps.now ?? Date.now)());
+  const ok = behind < release.ALARM_DAYS_BEHIND;
   return {
     check: 'runner version',
     ok,
-    detail: `${deps.runnerVersion} in the image; ${latest} released ${days} days ago`,
+    detail: `${deps.runnerVersion} in the image, ${behind} days behind the first newer release (latest ${latest}); GitHub stops sending jobs at ${release.MAX_DAYS_BEHIND}`,
     ...(ok
       ? {}
       : {
-          action:
-            'GitHub stops sending jobs to runners about 30 days behind: upgrade (docs/DEPLOYMENT.md, "Updating the runner version")',
+          action: `npx lambda-runner runner-update --stage ${deps.stage}, then deploy (docs/DEPLOYMENT.md, "Keeping the runner current")`,
         }),
   };
 }

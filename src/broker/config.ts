@@ -35,6 +35,10 @@ export interface BrokerConfig {
   /** Replays per dead letter at most. */
   readonly maxReplays: number;
   readonly logLevel: string;
+  /** The runner release the stage's images were built from, for the daily currency check. */
+  readonly runnerVersion?: string;
+  /** Where actions/runner's releases are read: github.com's API, or a mirror. */
+  readonly releasesApiUrl: string;
 }
 
 /**
@@ -60,6 +64,8 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     deadLetterQueueUrl: read.string('BROKER_DLQ_URL'),
     maxReplays: read.int('DEAD_LETTER_MAX_REPLAYS', 3, 1),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    runnerVersion: read.string('RUNNER_VERSION'),
+    releasesApiUrl: read.text('RUNNER_RELEASES_API_URL', 'https://api.github.com'),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);

@@ -8,6 +8,7 @@ import { sqsDeadLetters, type DeadLetters } from './dead-letters';
 import { redeliverFailed } from './redeliver';
 import { replayDeadLetters } from './replay-dead-letters';
 import { resolveAppCredentials } from './app-credentials';
+import { checkRunnerCurrency, isDailyRun } from './runner-currency';
 import { loadBrokerConfig, type BrokerConfig } from './config';
 import { dispatchJob } from './dispatch-job';
 import { createLambdaExecutor, type Executors } from './executors';
@@ -79,7 +80,7 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
     }
     const deps = await getReady();
     if (kind === 'destination') return settleRunner(event as DestinationRecord, deps);
-    if (kind === 'schedule') return schedule(deps);
+    if (kind === 'schedule') return schedule(deps, event);
     if (!isSealed(event, deps.sealKey)) {
       log.warn(
         { decision: 'refused' },
@@ -127,11 +128,28 @@ async function prepare(
 type Ready = Awaited<ReturnType<typeof prepare>>;
 
 /**
- * The schedule: orphan registrations, failed webhook deliveries, dead letters. Each task runs
+ * The schedule: orphan registrations, failed webhook deliveries, dead letters, and once a day
+ * the runner release's currency. Each task runs
  * even when another fails; a failure is logged and makes the run fail (for its alarm).
  */
-async function schedule(deps: Ready) {
+async function schedule(deps: Ready, event: unknown) {
+  const runnerVersion = deps.config.runnerVersion;
+  const daily =
+    runnerVersion && isDailyRun(event)
+      ? {
+          runnerRelease: () =>
+            checkRunnerCurrency({
+              runnerVersion,
+              profiles: deps.config.profiles,
+              releasesApiUrl: deps.config.releasesApiUrl,
+              metrics: deps.metrics,
+              log: deps.log,
+              now: Date.now(),
+            }),
+        }
+      : {};
   const tasks = {
+    ...daily,
     orphans: () =>
       sweepRunners({
         app: deps.app,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import nock from 'nock';
 import { main } from '../../src/cli';
 import { runnerUpdate, type ReleasesRequest, type RunnerRelease } from '../../deploy/runner-update';
+import { daysBehind } from '../../deploy/runner-release';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- deploy's CommonJS modules
 const { lockRelease, releasesRequest } = require('../../deploy/release-lock') as {
@@ -16,11 +17,6 @@ const { lockRelease, releasesRequest } = require('../../deploy/release-lock') as
   }) => Promise<RunnerRelease>;
   releasesRequest: (env: NodeJS.ProcessEnv) => ReleasesRequest;
 };
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
-const { daysBehind } = require('../../deploy/runner-release') as {
-  daysBehind: (version: string, releases: RunnerRelease[], now: number) => number;
-};
-
 const API = 'https://api.github.com';
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-12-02T12:00:00Z');

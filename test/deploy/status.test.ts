@@ -103,11 +103,17 @@ function world(w: World = {}) {
         labels: [{ name: `lambda-runner-at-${Math.floor((now - r.registeredAgoMs) / 1000)}` }],
       })),
     })
-    .get('/repos/actions/runner/releases/latest')
-    .reply(200, {
-      tag_name: `v${latest.version}`,
-      published_at: new Date(now - latest.daysAgo * day).toISOString(),
-    });
+    .get('/repos/actions/runner/releases')
+    .query({ per_page: 30 })
+    .reply(200, [
+      {
+        tag_name: `v${latest.version}`,
+        draft: false,
+        prerelease: false,
+        published_at: new Date(now - latest.daysAgo * day).toISOString(),
+        assets: [],
+      },
+    ]);
 }
 
 async function status() {
@@ -189,9 +195,9 @@ describe('lambda-runner status', () => {
       /✘ capacity: jobs waited on capacity up to 900 s in the last hour \(AsyncEventAge\)\n {4}what to do: raise reservedConcurrency/,
     ],
     [
-      'a runner version 25 days behind',
-      { latest: { version: '2.330.0', daysAgo: 25 } },
-      /✘ runner version: 2\.326\.0 in the image; 2\.330\.0 released 25 days ago\n {4}what to do: GitHub stops sending jobs to runners about 30 days behind/,
+      'a runner version 20 days behind',
+      { latest: { version: '2.330.0', daysAgo: 20 } },
+      /✘ runner version: 2\.326\.0 in the image, 20 days behind the first newer release \(latest 2\.330\.0\); GitHub stops sending jobs at 30\n {4}what to do: npx lambda-runner runner-update --stage prod, then deploy/,
     ],
   ])('%s: its line says what to do, exit 1', async (_name, scenario, expected) => {
     world(scenario);
@@ -200,10 +206,12 @@ describe('lambda-runner status', () => {
     expect(code).toBe(1);
   });
 
-  it('a newer release not yet 25 days old is no problem yet', async () => {
+  it('a newer release not yet 20 days old is no problem yet', async () => {
     world({ latest: { version: '2.330.0', daysAgo: 10 } });
     const { code, text } = await status();
-    expect(text).toContain('✔ runner version: 2.326.0 in the image; 2.330.0 released 10 days ago');
+    expect(text).toContain(
+      '✔ runner version: 2.326.0 in the image, 10 days behind the first newer release (latest 2.330.0)',
+    );
     expect(code).toBe(0);
   });
 });
