@@ -16,6 +16,10 @@ if (level && !levels.includes(level)) {
   process.exit(1);
 }
 const probot = require.resolve('probot/bin/probot.js');
+// The setup page's manifest asks only for the chosen scope's runner permission.
+const scopeManifest = require.resolve('./scope-manifest.cjs');
 process.exit(
-  spawnSync(process.execPath, [probot, 'run', './dist/app.js'], { stdio: 'inherit' }).status ?? 1,
+  spawnSync(process.execPath, ['--require', scopeManifest, probot, 'run', './dist/app.js'], {
+    stdio: 'inherit',
+  }).status ?? 1,
 );
