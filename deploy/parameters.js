@@ -154,7 +154,8 @@ const PARAMETERS = {
   baseImageDigest: {
     default: '',
     check: optional(matches(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex>')),
-    about: 'digest of public.ecr.aws/lambda/nodejs:22 the image builds on (required to deploy)',
+    about:
+      "pins public.ecr.aws/lambda/nodejs:22 (empty: the stage's lock, else the tag's digest today)",
   },
 };
 

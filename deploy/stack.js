@@ -2,7 +2,6 @@
 'use strict';
 // Generates serverless.yml's functions and resources from one runner-profile list, so the
 // webhook's RUNNER_PROFILES names exactly the runner functions this stack creates.
-const { execFileSync } = require('node:child_process');
 const {
   loadDeployProfiles,
   functionKey,
@@ -16,6 +15,13 @@ const { checkConcurrencyHeadroom, splitList } = require('./parameters');
 const RELEASE = require('./runner-release.json');
 const { deployContext, rememberAfterSuccess } = require('./stage-file');
 const { lockRelease, releasesRequest } = require('./release-lock');
+const {
+  BASE_IMAGE,
+  archOf,
+  buildArgs,
+  dockerProblem,
+  resolveBaseImageDigest,
+} = require('./runner-image');
 const { profileList, routingEnvironment } = require('./routing');
 
 /** `serverless offline` runs the built handlers in-process: no image, no CloudFormation refs. */
@@ -98,10 +104,7 @@ let release;
 function runnerRelease() {
   const context = deployContext();
   const saved = context.saved.runnerRelease;
-  const builds =
-    buildsImages(context.command) &&
-    !isOffline() &&
-    !imageBuildProblem(context.params.baseImageDigest ?? '');
+  const builds = buildsImages(context.command) && !isOffline() && !imageBuildProblem();
   if (!builds) return Promise.resolve(saved ?? { ...RELEASE, publishedAt: '', sha256: {} });
   release ??= lockRelease({
     saved,
@@ -121,26 +124,30 @@ function runnerRelease() {
  * and with the locked runner release, its checksum and the pinned base image as build arguments.
  */
 async function ecr() {
-  const p = deployContext().params;
   const lock = await runnerRelease();
-  const image = (/** @type {string} */ platform, /** @type {string} */ sha256) => ({
+  const base = baseImageDigest();
+  const image = (/** @type {string} */ platform) => ({
     path: '../',
     file: 'runner/Dockerfile',
     platform,
     provenance: 'false',
-    buildArgs: {
-      RUNNER_VERSION: lock.version,
-      RUNNER_SHA256: sha256,
-      BASE_IMAGE_DIGEST: p.baseImageDigest ?? '',
-      SAM_CLI_VERSION: RELEASE.samCliVersion,
-    },
+    buildArgs: buildArgs(lock, archOf(platform), base),
   });
-  return {
-    images: {
-      runner: image('linux/amd64', lock.sha256.x64 ?? ''),
-      'runner-arm64': image('linux/arm64', lock.sha256.arm64 ?? ''),
-    },
-  };
+  return { images: { runner: image('linux/amd64'), 'runner-arm64': image('linux/arm64') } };
+}
+
+/**
+ * The base image's digest: the stage's `baseImageDigest`, else the one it locked, else (when
+ * this command builds) the digest Docker resolves for the tag today, locked on success.
+ */
+function baseImageDigest() {
+  const context = deployContext();
+  const given = context.params.baseImageDigest || context.saved.baseImage?.digest;
+  if (given) return given;
+  if (!buildsImages(context.command) || isOffline() || imageBuildProblem()) return '';
+  const digest = resolveBaseImageDigest();
+  rememberAfterSuccess(context.stage, { baseImage: { image: BASE_IMAGE, digest } });
+  return digest;
 }
 
 async function functions() {
@@ -258,12 +265,11 @@ function runnerImage(s, profile) {
   if (uri) return { uri };
   if (s.offline) return { name: 'runner' };
   if (!buildsImages(s.command)) return { uri: placeholderImage(s.region) };
-  const missing = imageBuildProblem(s.params.baseImageDigest ?? '');
+  const missing = imageBuildProblem();
   if (!missing) return { name: arm ? 'runner-arm64' : 'runner' };
   const advice =
     `lambda-runner: ${missing}, so there is no real runner image for profile "${profile.name}". ` +
-    `Build where Docker runs with --param="baseImageDigest=sha256:<digest of public.ecr.aws/lambda/nodejs:22>", ` +
-    `or push an image and pass --param="${arm ? 'runnerImageUriArm64' : 'runnerImageUri'}=<ecr uri>@sha256:<digest>".`;
+    `Build where Docker runs, or push an image (npm run docker:build, then docker:push) and pass --param="${arm ? 'runnerImageUriArm64' : 'runnerImageUri'}=<ecr uri>@sha256:<digest>".`;
   if (s.command === 'deploy') throw new Error(advice);
   process.emitWarning(`${advice} This package holds a placeholder image and cannot be deployed.`);
   return { uri: placeholderImage(s.region) };
@@ -273,11 +279,13 @@ function runnerImage(s, profile) {
 const placeholderImage = (region) =>
   `000000000000.dkr.ecr.${region}.amazonaws.com/lambda-runner-placeholder@sha256:${'0'.repeat(64)}`;
 
-/** Why the framework cannot build the image here, if it cannot. @param {string} baseImageDigest */
-function imageBuildProblem(baseImageDigest) {
-  if (!dockerAvailable()) return 'no Docker engine answers';
-  if (!baseImageDigest) return 'baseImageDigest is not set (the base image is pinned by digest)';
-  return undefined;
+/** @type {string | undefined | null} */
+let dockerAnswer = null;
+
+/** Why the framework cannot build the image here, if it cannot; Docker is asked once per command. */
+function imageBuildProblem() {
+  if (dockerAnswer === null) dockerAnswer = dockerProblem();
+  return dockerAnswer;
 }
 
 /** The alarm topic and its e-mail subscription, only when the stage names an address. @param {Settings} s */
@@ -293,27 +301,6 @@ function alarmTopic(s) {
       Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: s.alarmEmail },
     },
   };
-}
-
-/** @type {boolean | undefined} */
-let docker;
-
-/** Whether a Docker engine answers; asked once per command. */
-function dockerAvailable() {
-  docker ??= askDocker();
-  return docker;
-}
-
-function askDocker() {
-  try {
-    execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], {
-      stdio: 'ignore',
-      timeout: 5000,
-    });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function resources() {

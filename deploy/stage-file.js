@@ -16,6 +16,7 @@ const { commandLineParams, resolveParameters } = require('./parameters');
  *   profilesFile?: string,
  *   params?: Record<string, string>,
  *   runnerRelease?: import('./runner-release').RunnerRelease,
+ *   baseImage?: { image: string, digest: string },
  * }} StageFile
  */
 

@@ -1,20 +1,31 @@
-// Builds the runner image by hand, with the same pinned build arguments `serverless deploy`
-// passes: the runner release and its checksum (deploy/runner-release.json), the SAM CLI
-// version, and the base image digest (BASE_IMAGE_DIGEST, required). PLATFORM picks the
-// architecture: linux/amd64 (default) or linux/arm64.
+// `npm run docker:build -- --stage S [--platform linux/arm64]`: builds the runner image by hand
+// with the build arguments `serverless deploy` passes: the stage's runner release lock (version
+// and this architecture's sha256, checked by the Dockerfile), the SAM CLI version, and the base
+// image digest (the stage's baseImageDigest, else its lock, else the tag's digest today, which
+// is then locked). Tags it lambda-runner-runner:<version>-<arch>, the tag docker:push pushes.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fail, imageStage } from './image-stage.mjs';
 
-const release = JSON.parse(readFileSync('deploy/runner-release.json', 'utf8'));
-const platform = process.env.PLATFORM ?? 'linux/amd64';
-const digest = process.env.BASE_IMAGE_DIGEST ?? '';
-if (!/^sha256:[0-9a-f]{64}$/.test(digest)) {
-  console.error(
-    'lambda-runner: set BASE_IMAGE_DIGEST=sha256:<digest> (docker buildx imagetools inspect public.ecr.aws/lambda/nodejs:22)',
-  );
-  process.exit(1);
+const require = createRequire(import.meta.url);
+const image = require('../deploy/runner-image.js');
+const { updateStageFile } = require('../deploy/stage-file.js');
+
+const { stage, platform, arch, release, saved, tag } = imageStage('docker:build');
+const problem = image.dockerProblem();
+if (problem) fail(`docker:build: ${problem}`);
+let digest = saved.params?.baseImageDigest || saved.baseImage?.digest;
+if (!digest) {
+  try {
+    digest = image.resolveBaseImageDigest();
+  } catch (error) {
+    fail(`docker:build: ${error.message.replace(/^lambda-runner: /, '')}`);
+  }
+  updateStageFile(stage, { baseImage: { image: image.BASE_IMAGE, digest } });
 }
-const arch = platform === 'linux/arm64' ? 'arm64' : 'x64';
+const buildArgs = Object.entries(image.buildArgs(release, arch, digest)).flatMap(
+  ([name, value]) => ['--build-arg', `${name}=${value}`],
+);
 const args = [
   'build',
   `--platform=${platform}`,
@@ -22,15 +33,13 @@ const args = [
   '-f',
   'runner/Dockerfile',
   '-t',
-  process.env.IMAGE_NAME ?? `lambda-runner-runner:${release.version}-${arch}`,
-  '--build-arg',
-  `BASE_IMAGE_DIGEST=${digest}`,
-  '--build-arg',
-  `RUNNER_VERSION=${release.version}`,
-  '--build-arg',
-  `RUNNER_SHA256=${release.sha256[arch]}`,
-  '--build-arg',
-  `SAM_CLI_VERSION=${release.samCliVersion}`,
+  tag,
+  ...buildArgs,
   '.',
 ];
-process.exit(spawnSync('docker', args, { stdio: 'inherit' }).status ?? 1);
+const status = spawnSync('docker', args, { stdio: 'inherit' }).status ?? 1;
+if (status === 0)
+  console.log(
+    `built ${tag}; push it with: REPO_URI=<ecr repository uri> npm run docker:push -- --stage ${stage}${arch === 'arm64' ? ' --platform linux/arm64' : ''}`,
+  );
+process.exit(status);
