@@ -15,7 +15,13 @@ const { stageRouting } = require('./routing') as {
 const RELEASE = require('./runner-release.json') as { version: string };
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
 const { readStageFile } = require('./stage-file') as {
-  readStageFile: (stage: string, env: Env) => { runnerRelease?: { version: string } };
+  readStageFile: (
+    stage: string,
+    env: Env,
+  ) => {
+    region?: string;
+    runnerRelease?: { version: string };
+  };
 };
 
 /**
@@ -27,13 +33,37 @@ export async function statusCommand(
   envFile: string,
   print: (line: string) => void,
   env: Env = process.env,
+  regionOption?: string,
 ): Promise<number> {
-  const { region, apiBaseUrl: baseUrl, params, app } = readOperatorStage(stage, { envFile, env });
+  const saved = readStageFile(stage, env);
+  // The region is the stage file's or the one asked for: a guess would report on nothing.
+  const known = regionOption ?? saved.region;
+  if (!known) {
+    print(`lambda-runner ${stage}:`);
+    print(
+      `✘ stack: stage ${stage} has no deploy/stages/${stage}.json here, so its region is unknown`,
+    );
+    print(
+      `    what to do: run status from the checkout that deployed it, or name the region: lambda-runner status --stage ${stage} --region <region>`,
+    );
+    return 1;
+  }
+  const {
+    region,
+    apiBaseUrl: baseUrl,
+    params,
+    app,
+  } = readOperatorStage(stage, {
+    envFile,
+    env,
+    region: known,
+  });
   const auth = createAppAuth({ appId: app.appId, privateKey: app.privateKey });
   const { token } = await auth({ type: 'app' });
   return runStatus(
     {
       stage,
+      region,
       app: new Octokit({ baseUrl, auth: token }),
       installation: (id) =>
         new Octokit({
@@ -46,8 +76,7 @@ export async function statusCommand(
       sqs: new SQSClient({ region }),
       cloudWatch: new CloudWatchClient({ region }),
       // The release the stage's images were built from: its lock, else what it pinned.
-      runnerVersion:
-        readStageFile(stage, env).runnerRelease?.version || params.runnerVersion || RELEASE.version,
+      runnerVersion: saved.runnerRelease?.version || params.runnerVersion || RELEASE.version,
       runnerFunctions: stageRunnerFunctions(stage, env),
     },
     print,

@@ -19,6 +19,8 @@ export interface StatusLine {
 
 export interface StatusDeps {
   readonly stage: string;
+  /** Where the stage was deployed: from its stage file or --region, never guessed. */
+  readonly region: string;
   /** The App's own client (its JWT), and a client for an installation. */
   readonly app: Pick<Octokit, 'request'>;
   readonly installation: (id: number) => Pick<Octokit, 'request'>;
@@ -278,9 +280,40 @@ async function versionCheck(deps: StatusDeps): Promise<StatusLine> {
   };
 }
 
+/**
+ * The one answer when there is no stack to look at: not deployed in that region, or no AWS
+ * credentials to ask with. Anything else is not ours to explain, and goes on.
+ */
+function noStack(error: unknown, deps: StatusDeps): StatusLine | undefined {
+  const { name = '', message = '' } = error as { name?: string; message?: string };
+  if (name === 'ValidationError' && /does not exist/.test(message))
+    return {
+      check: 'stack',
+      ok: false,
+      detail: `stage ${deps.stage} is not deployed in ${deps.region} (no stack lambda-runner-${deps.stage})`,
+      action: `deploy it (docs/DEPLOYMENT.md), or name the region it is in: lambda-runner status --stage ${deps.stage} --region <region>`,
+    };
+  if (name === 'CredentialsProviderError' || /credentials/i.test(message))
+    return {
+      check: 'stack',
+      ok: false,
+      detail: `no AWS credentials to read stage ${deps.stage} with (${message})`,
+      action:
+        'give the shell credentials for the account: AWS_PROFILE=<profile> (aws configure, aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    };
+  return undefined;
+}
+
 /** Prints the status screen; the exit code is 1 when any line needs action, else 0. */
 export async function runStatus(deps: StatusDeps, print: (line: string) => void): Promise<number> {
-  const lines = await stackStatus(deps);
+  let lines: StatusLine[];
+  try {
+    lines = await stackStatus(deps);
+  } catch (error) {
+    const line = noStack(error, deps);
+    if (!line) throw error;
+    lines = [line];
+  }
   print(`lambda-runner ${deps.stage}:`);
   for (const line of lines) {
     print(`${line.ok ? '✔' : '✘'} ${line.check}: ${line.detail}`);

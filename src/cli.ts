@@ -33,13 +33,13 @@ parameters and profile file, exactly as deploy uses them), else from the environ
 webhook (REQUIRED_LABEL, RUNNER_LABELS, RUNNER_PROFILES, ALLOWED_REPOSITORIES, ALLOWED_OWNERS,
 ALLOW_PUBLIC_REPOSITORIES). Exit code: 0 a runner starts, 1 no runner, 2 a usage or input error.`;
 
-const STATUS_HELP = `usage: lambda-runner status --stage S [--env-file .env]
+const STATUS_HELP = `usage: lambda-runner status --stage S [--region R] [--env-file .env]
 
 One screen about a deployed stage: the App's webhook URL against the stack's, the last hour's
 deliveries, lambda-runner's runners (online, busy, offline, stale), the broker's dead-letter
 queue, alarms in ALARM, and the runner version against GitHub's latest release. Reads the
-stage's region from deploy/stages/<S>.json, the App's settings from .env, AWS credentials from
-the shell. Exit code: 0 all well, 1 something needs action (it says what), 2 a usage error.`;
+stage's region from deploy/stages/<S>.json (or --region; it never guesses one), the App's
+settings from .env, AWS credentials from the shell. Exit code: 0 all well, 1 something needs action (it says what), 2 a usage error.`;
 
 const RUNNER_UPDATE_HELP = `usage: lambda-runner runner-update --stage S
 
@@ -86,13 +86,14 @@ function run(argv: string[], print: (line: string) => void, env: Env): number | 
 }
 
 function status(args: string[], print: (line: string) => void, env: Env): number | Promise<number> {
-  let values: { help?: boolean; stage?: string; 'env-file'?: string };
+  let values: { help?: boolean; stage?: string; region?: string; 'env-file'?: string };
   try {
     values = parseArgs({
       args,
       options: {
         help: { type: 'boolean', short: 'h', default: false },
         stage: { type: 'string' },
+        region: { type: 'string' },
         'env-file': { type: 'string', default: '.env' },
       },
     }).values;
@@ -104,7 +105,7 @@ function status(args: string[], print: (line: string) => void, env: Env): number
   const { statusCommand } =
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the AWS clients load only for this command
     require('../deploy/status-command') as typeof import('../deploy/status-command');
-  return statusCommand(values.stage, values['env-file'] ?? '.env', print, env);
+  return statusCommand(values.stage, values['env-file'] ?? '.env', print, env, values.region);
 }
 
 function runnerUpdate(

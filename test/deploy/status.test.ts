@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import nock from 'nock';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
@@ -9,6 +12,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Octokit } from '@octokit/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { runStatus } from '../../deploy/status';
+import { main } from '../../src/cli';
 
 const API = 'https://api.github.com';
 const HOOK = 'https://abc.execute-api.eu-west-1.amazonaws.com/api/github/webhooks';
@@ -122,6 +126,7 @@ async function status() {
   const code = await runStatus(
     {
       stage: 'prod',
+      region: 'eu-west-1',
       app: octokit,
       installation: () => octokit,
       publicGitHub: new Octokit(),
@@ -213,5 +218,52 @@ describe('lambda-runner status', () => {
       '✔ runner version: 2.326.0 in the image, 10 days behind the first newer release (latest 2.330.0)',
     );
     expect(code).toBe(0);
+  });
+});
+
+describe('lambda-runner status with no stack to read', () => {
+  it('a stage not deployed in its region: says so, and how to name another region', async () => {
+    world();
+    cfnMock.on(DescribeStacksCommand).rejects(
+      Object.assign(new Error('Stack with id lambda-runner-prod does not exist'), {
+        name: 'ValidationError',
+      }),
+    );
+    const { code, text } = await status();
+    expect(text).toBe(
+      [
+        'lambda-runner prod:',
+        '✘ stack: stage prod is not deployed in eu-west-1 (no stack lambda-runner-prod)',
+        '    what to do: deploy it (docs/DEPLOYMENT.md), or name the region it is in: lambda-runner status --stage prod --region <region>',
+      ].join('\n'),
+    );
+    expect(code).toBe(1);
+  });
+
+  it('no AWS credentials: says how to provide them', async () => {
+    world();
+    cfnMock.on(DescribeStacksCommand).rejects(
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      }),
+    );
+    const { code, text } = await status();
+    expect(text).toMatch(/✘ stack: no AWS credentials to read stage prod with/);
+    expect(text).toMatch(/what to do: give the shell credentials for the account: AWS_PROFILE=/);
+    expect(code).toBe(1);
+  });
+
+  it('a stage with no stage file and no --region: never guesses a region', async () => {
+    cfnMock.reset();
+    const lines: string[] = [];
+    const code = await main(['status', '--stage', 'ghost'], (line) => lines.push(line), {
+      LAMBDA_RUNNER_STAGES_DIR: mkdtempSync(path.join(tmpdir(), 'lambda-runner-nostage-')),
+      AWS_REGION: 'us-east-1',
+    });
+    expect(code).toBe(1);
+    expect(lines.join('\n')).toMatch(
+      /✘ stack: stage ghost has no deploy\/stages\/ghost\.json here, so its region is unknown\n {4}what to do: .*--region <region>/,
+    );
+    expect(cfnMock.calls()).toHaveLength(0);
   });
 });
