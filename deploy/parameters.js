@@ -42,6 +42,15 @@ const listOf =
       : `has bad items: ${bad.join(', ')} (${item(bad[0] ?? '')})`;
   };
 
+/** A host name with an optional port from 1 to 65535. @type {Check} */
+const hostAndPort = (value) => {
+  const match = /^[a-z0-9.-]+(?::(\d{1,5}))?$/i.exec(value);
+  const port = match?.[1] === undefined ? 1 : Number(match[1]);
+  return match && port >= 1 && port <= 65535
+    ? undefined
+    : 'must be a host name, with an optional :port from 1 to 65535';
+};
+
 /** Empty, or passing `check`. */
 const optional = (/** @type {Check} */ check) => (/** @type {string} */ value) =>
   value === '' ? undefined : check(value);
@@ -52,6 +61,26 @@ const PARAMETERS = {
     default: '10',
     check: intRange(1, 900),
     about: 'runner functions that may run at once, per profile (each is one job)',
+  },
+  webhookReservedConcurrency: {
+    default: '5',
+    check: intRange(1, 100),
+    about: 'webhook functions that may run at once: kept for GitHub whatever else runs',
+  },
+  brokerReservedConcurrency: {
+    default: '10',
+    check: intRange(1, 100),
+    about: 'broker functions that may run at once: kept for dispatching whatever jobs do',
+  },
+  apiThrottleRateLimit: {
+    default: '50',
+    check: intRange(1, 10000),
+    about: 'webhook requests per second the HTTP API accepts (steady rate)',
+  },
+  apiThrottleBurstLimit: {
+    default: '200',
+    check: intRange(1, 5000),
+    about: 'webhook requests the HTTP API accepts at once (burst)',
   },
   accountConcurrency: {
     default: '1000',
@@ -70,15 +99,20 @@ const PARAMETERS = {
   },
   jobPolicies: {
     default: '',
-    check: listOf(
-      (item) =>
-        item === 'sam-deploy' || POLICY_ARN.test(item)
-          ? undefined
-          : 'each item is sam-deploy or an IAM managed policy ARN',
-      true,
-    ),
+    check: (value) =>
+      listOf(
+        (item) =>
+          item === 'sam-deploy' || POLICY_ARN.test(item)
+            ? undefined
+            : 'each item is sam-deploy or an IAM managed policy ARN',
+        true,
+      )(value) ??
+      (splitList(value).length > 10
+        ? `names ${splitList(value).length} policies: a role takes at most 10 managed policies (IAM's default quota)`
+        : undefined),
     about: 'what jobs may do in AWS: managed policy ARNs, or sam-deploy for the example policy',
   },
+
   alarmEmail: {
     default: '',
     check: optional(matches(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an e-mail address')),
@@ -123,7 +157,7 @@ const PARAMETERS = {
   logLevel: { default: 'info', check: oneOf(LOG_LEVELS), about: 'log level of every function' },
   gheHost: {
     default: '',
-    check: optional(matches(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'a host name, with an optional :port')),
+    check: optional(hostAndPort),
     about: 'GitHub Enterprise Server host (empty: github.com)',
   },
   gheProtocol: { default: 'https', check: oneOf(['https', 'http']), about: 'GHES protocol' },
@@ -225,7 +259,8 @@ function checkConcurrencyHeadroom(reservations, accountConcurrency) {
     throw new Error(
       `lambda-runner: bad deploy parameters:\n  - reservedConcurrency: the stack reserves ${total} ` +
         `but accountConcurrency=${accountConcurrency} leaves room for ${accountConcurrency - 100} ` +
-        '(Lambda keeps 100 unreserved); lower reservedConcurrency or raise the quota',
+        '(Lambda keeps 100 unreserved); lower reservedConcurrency (or the webhook and broker ' +
+        'reservations, webhookReservedConcurrency and brokerReservedConcurrency) or raise the quota',
     );
   }
 }

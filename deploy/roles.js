@@ -1,6 +1,9 @@
 // @ts-check
 'use strict';
-// One least-privilege role per function, and the separate role jobs run with.
+// One least-privilege role per function, and the role jobs run with. The runner role is the job
+// role: whatever `jobPolicies` grants it, it always carries the stack's explicit deny
+// (stack-guard.js), so no policy a user attaches can reach the App key or this stack.
+const { stackGuard } = require('./stack-guard');
 
 const lambdaTrust = {
   Version: '2012-10-17',
@@ -20,23 +23,6 @@ function logs(/** @type {string[]} */ functionNames) {
   };
 }
 
-/** Read one secret, and decrypt it with the stack key only through Secrets Manager. */
-function readSecret(/** @type {string} */ secretId) {
-  return [
-    { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secretId } },
-    {
-      Effect: 'Allow',
-      Action: 'kms:Decrypt',
-      Resource: { 'Fn::GetAtt': ['SecretsKey', 'Arn'] },
-      Condition: {
-        StringEquals: {
-          'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' },
-        },
-      },
-    },
-  ];
-}
-
 const arn = (/** @type {string} */ service, /** @type {string} */ rest) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${rest}`,
 });
@@ -44,75 +30,69 @@ const iamArn = (/** @type {string} */ rest) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:${rest}`,
 });
 
-/** Roles that jobs create must carry this prefix (and the boundary below). */
-const JOB_ROLE_PREFIX = 'job-';
+/**
+ * Read one secret. Its ARN is spelled out (the 6-character suffix Secrets Manager adds is a
+ * wildcard) rather than referenced, so the key policy can name these roles without a cycle;
+ * decrypting is granted by the key policy alone (secrets.js).
+ * @param {string} stage @param {string} name
+ */
+const readSecret = (stage, name) => ({
+  Effect: 'Allow',
+  Action: 'secretsmanager:GetSecretValue',
+  Resource: arn('secretsmanager', `secret:lambda-runner/${stage}/${name}-??????`),
+});
+
+/** Where the roles that jobs may hand to their own functions live. @param {string} stage */
+const jobRolePath = (stage) => `/lambda-runner/${stage}/job/`;
 
 /**
- * What this stack itself is made of. No job policy may touch it: its functions (a job could
- * swap the broker's code and read the App key), its roles, secrets, key and stack.
- * @param {string} stage
+ * What a job's own functions may do, as the pre-created job function role: data services and
+ * logs, never IAM or this stack. A job may pass this role; it can create no role of its own.
+ * @param {string} stage @param {unknown[]} guard
  */
-function stackOwnDeny(stage) {
+function jobFunctionRole(stage, guard) {
   return {
-    Sid: 'NeverTouchThisStack',
-    Effect: 'Deny',
-    Action: '*',
-    Resource: [
-      arn('lambda', `function:lambda-runner-${stage}-*`),
-      iamArn(`role/lambda-runner-${stage}-*`),
-      arn('secretsmanager', `secret:lambda-runner/${stage}/*`),
-      arn('cloudformation', `stack/lambda-runner-${stage}/*`),
-      { 'Fn::GetAtt': ['SecretsKey', 'Arn'] },
-    ],
-  };
-}
-
-/**
- * The permissions boundary every role a job creates must carry: the most such a role can ever
- * do, whatever policy the job attaches to it. It can never touch this stack or IAM.
- * @param {string} stage
- */
-function jobBoundaryPolicy(stage) {
-  return {
-    Type: 'AWS::IAM::ManagedPolicy',
+    Type: 'AWS::IAM::Role',
     Properties: {
-      Description: 'lambda-runner: the most a role created by a job may ever do',
-      PolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Action: [
-              'logs:*',
-              's3:*',
-              'dynamodb:*',
-              'sqs:*',
-              'sns:*',
-              'lambda:InvokeFunction',
-              'xray:*',
+      RoleName: `lambda-runner-${stage}-job-function`,
+      Path: jobRolePath(stage),
+      Description: 'lambda-runner: the role jobs may give the functions they deploy',
+      AssumeRolePolicyDocument: lambdaTrust,
+      Policies: [
+        {
+          PolicyName: 'job-function',
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: ['logs:*', 's3:*', 'dynamodb:*', 'sqs:*', 'sns:*', 'xray:*'],
+                Resource: '*',
+              },
+              {
+                Effect: 'Allow',
+                Action: 'lambda:InvokeFunction',
+                Resource: [arn('lambda', 'function:job-*'), arn('lambda', 'function:job-*:*')],
+              },
+              { Effect: 'Deny', Action: ['iam:*', 'sts:*', 'organizations:*'], Resource: '*' },
+              ...guard,
             ],
-            Resource: '*',
           },
-          { Effect: 'Deny', Action: ['iam:*', 'sts:AssumeRole', 'organizations:*'], Resource: '*' },
-          stackOwnDeny(stage),
-        ],
-      },
+        },
+      ],
     },
   };
 }
 
 /**
  * The example job policy (`--param="jobPolicies=sam-deploy"`): what a job needs to deploy a SAM
- * application, bounded so a job cannot raise its own rights. Roles it creates must be named
- * `job-*` and carry the boundary policy; it may pass only those roles, and only to Lambda and
- * CloudFormation; it can never touch this stack's functions, roles, secrets, key or stack.
+ * application, bounded. Lambda writes only on `job-*` functions; roles only the pre-created job
+ * function role, passed only to Lambda; no role of its own (so no principal that someone outside
+ * the account can assume). The runner role's deny keeps this stack out of reach.
  * @param {string} stage
  */
 function samDeployPolicy(stage) {
-  const jobRoles = iamArn(`role/${JOB_ROLE_PREFIX}*`);
-  const withBoundary = {
-    StringEquals: { 'iam:PermissionsBoundary': { Ref: 'JobBoundaryPolicy' } },
-  };
+  const jobFunctions = [arn('lambda', 'function:job-*'), arn('lambda', 'function:job-*:*')];
   return {
     Type: 'AWS::IAM::ManagedPolicy',
     Properties: {
@@ -123,64 +103,40 @@ function samDeployPolicy(stage) {
           {
             Sid: 'DeployApplications',
             Effect: 'Allow',
-            Action: [
-              'cloudformation:*',
-              'lambda:*',
-              's3:*',
-              'apigateway:*',
-              'dynamodb:*',
-              'logs:*',
-            ],
+            Action: ['cloudformation:*', 's3:*', 'apigateway:*', 'dynamodb:*', 'logs:*'],
+            Resource: '*',
+          },
+          { Sid: 'WriteJobFunctions', Effect: 'Allow', Action: 'lambda:*', Resource: jobFunctions },
+          {
+            Sid: 'ReadFunctions',
+            Effect: 'Allow',
+            Action: ['lambda:Get*', 'lambda:List*'],
             Resource: '*',
           },
           {
-            Sid: 'CreateBoundedRoles',
+            Sid: 'MapEventsOntoJobFunctions',
             Effect: 'Allow',
             Action: [
-              'iam:CreateRole',
-              'iam:PutRolePolicy',
-              'iam:AttachRolePolicy',
-              'iam:DetachRolePolicy',
-              'iam:DeleteRolePolicy',
-              'iam:PutRolePermissionsBoundary',
+              'lambda:CreateEventSourceMapping',
+              'lambda:UpdateEventSourceMapping',
+              'lambda:DeleteEventSourceMapping',
             ],
-            Resource: jobRoles,
-            Condition: withBoundary,
+            Resource: '*',
+            Condition: { ArnLike: { 'lambda:FunctionArn': jobFunctions } },
           },
           {
-            Sid: 'ManageJobRoles',
-            Effect: 'Allow',
-            Action: [
-              'iam:GetRole',
-              'iam:GetRolePolicy',
-              'iam:DeleteRole',
-              'iam:TagRole',
-              'iam:UntagRole',
-            ],
-            Resource: jobRoles,
-          },
-          {
-            Sid: 'PassJobRolesToLambdaOnly',
+            Sid: 'PassTheJobFunctionRoleToLambdaOnly',
             Effect: 'Allow',
             Action: 'iam:PassRole',
-            Resource: jobRoles,
-            Condition: {
-              StringEquals: {
-                'iam:PassedToService': ['lambda.amazonaws.com', 'cloudformation.amazonaws.com'],
-              },
-            },
+            Resource: iamArn(`role${jobRolePath(stage)}*`),
+            Condition: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
           },
           {
-            Sid: 'KeepTheBoundary',
-            Effect: 'Deny',
-            Action: [
-              'iam:DeleteRolePermissionsBoundary',
-              'iam:CreatePolicyVersion',
-              'iam:SetDefaultPolicyVersion',
-            ],
-            Resource: '*',
+            Sid: 'ReadTheJobFunctionRole',
+            Effect: 'Allow',
+            Action: 'iam:GetRole',
+            Resource: iamArn(`role${jobRolePath(stage)}*`),
           },
-          stackOwnDeny(stage),
         ],
       },
     },
@@ -191,9 +147,9 @@ const lambdaArn = (/** @type {string} */ name) => arn('lambda', `function:${name
 
 /**
  * @param {{ stage: string, webhookName: string, brokerName: string, runnerNames: string[],
- *   jobPolicies: string[] }} options
+ *   jobPolicies: string[], guard: import('./stack-guard').GuardInput }} options
  */
-function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies }) {
+function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard }) {
   const managed = jobPolicies.map((policy) =>
     policy === 'sam-deploy' ? { Ref: 'SamDeployJobPolicy' } : policy,
   );
@@ -208,19 +164,20 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies }) {
       ...extra,
     },
   });
+  const deny = stackGuard(guard);
   return {
     // The webhook holds the webhook secret and may hand jobs to the broker: nothing else.
     WebhookRole: role('webhook', [
       logs([webhookName]),
       { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: lambdaArn(brokerName) },
-      ...readSecret('WebhookSecret'),
+      readSecret(stage, 'webhook-secret'),
     ]),
     // The broker: the only role that reads the App's key. It starts runners and keeps its own
     // failed events in its dead-letter queue.
     BrokerRole: role('broker', [
       logs([brokerName]),
-      ...readSecret('AppSecret'),
-      ...readSecret('WebhookSecret'),
+      readSecret(stage, 'github-app'),
+      readSecret(stage, 'webhook-secret'),
       {
         Effect: 'Allow',
         Action: 'lambda:InvokeFunction',
@@ -239,12 +196,18 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies }) {
       },
     ]),
     // The runner role is the job role: its own logs, delivering its destination records to the
-    // broker, and the jobPolicies deploy parameter. No secret, no key, no sts:AssumeRole.
+    // broker, the jobPolicies deploy parameter, and always the stack's explicit deny.
     RunnerRole: role(
       'runner',
       [
         logs(runnerNames),
-        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: lambdaArn(brokerName) },
+        {
+          Sid: 'DeliverDestinationRecords',
+          Effect: 'Allow',
+          Action: 'lambda:InvokeFunction',
+          Resource: lambdaArn(brokerName),
+        },
+        ...deny,
       ],
       {
         Description: 'Runner functions and the jobs they run: the jobPolicies deploy parameter',
@@ -252,9 +215,12 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies }) {
       },
     ),
     ...(jobPolicies.includes('sam-deploy')
-      ? { SamDeployJobPolicy: samDeployPolicy(stage), JobBoundaryPolicy: jobBoundaryPolicy(stage) }
+      ? {
+          SamDeployJobPolicy: samDeployPolicy(stage),
+          JobFunctionRole: jobFunctionRole(stage, deny),
+        }
       : {}),
   };
 }
 
-module.exports = { roles, JOB_ROLE_PREFIX };
+module.exports = { roles, jobRolePath };

@@ -1,6 +1,103 @@
 // @ts-check
 'use strict';
 // The webhook secret and the App credentials, each its own secret, both under the stack's KMS key.
+// Who can read them is decided here, not by whatever IAM policies the account holds:
+// - each secret's resource policy denies reading its value to every principal but its readers
+//   (the broker for the App key; the webhook and the broker for the webhook secret);
+// - the key policy lets those readers decrypt, and lets the account's IAM administer the key and
+//   store values through Secrets Manager, but decrypt nothing outside Secrets Manager.
+// Only the account's administrators, who can rewrite these policies, stand above them.
+
+const account = (/** @type {string} */ rest) => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:${rest}`,
+});
+const roleArn = (/** @type {string} */ role) => ({ 'Fn::GetAtt': [role, 'Arn'] });
+const throughSecretsManager = {
+  StringEquals: {
+    'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' },
+    'kms:CallerAccount': { Ref: 'AWS::AccountId' },
+  },
+};
+
+/** Everything that administers the key, and no cryptographic use of it. */
+const ADMINISTRATION = [
+  'kms:Create*',
+  'kms:Describe*',
+  'kms:Enable*',
+  'kms:List*',
+  'kms:Put*',
+  'kms:Update*',
+  'kms:Revoke*',
+  'kms:Disable*',
+  'kms:Get*',
+  'kms:Delete*',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+  'kms:RotateKeyOnDemand',
+];
+
+/** @param {string[]} readers the roles that read the secrets */
+function keyPolicy(readers) {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'AccountAdministersTheKey',
+        Effect: 'Allow',
+        Principal: { AWS: account('root') },
+        Action: ADMINISTRATION,
+        Resource: '*',
+      },
+      {
+        // Secrets Manager needs both to store a new value (npm run deploy:secrets). Reading a
+        // value back is the secret's resource policy's to refuse.
+        Sid: 'AccountStoresValuesThroughSecretsManager',
+        Effect: 'Allow',
+        Principal: { AWS: account('root') },
+        Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: throughSecretsManager,
+      },
+      {
+        Sid: 'ReadersDecryptThroughSecretsManager',
+        Effect: 'Allow',
+        Principal: { AWS: readers.map(roleArn) },
+        Action: 'kms:Decrypt',
+        Resource: '*',
+        Condition: throughSecretsManager,
+      },
+    ],
+  };
+}
+
+/**
+ * Denies reading the secret's value to every principal but `readers`.
+ * @param {string} secret the secret's logical id @param {string[]} readers role logical ids
+ */
+function readersOnly(secret, readers) {
+  return {
+    Type: 'AWS::SecretsManager::ResourcePolicy',
+    Properties: {
+      SecretId: { Ref: secret },
+      BlockPublicPolicy: true,
+      ResourcePolicy: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'OnlyItsReadersReadIt',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: '*',
+            Condition: { StringNotEquals: { 'aws:PrincipalArn': readers.map(roleArn) } },
+          },
+        ],
+      },
+    },
+  };
+}
 
 /** The two secrets, KMS-encrypted with the stack's own key. */
 function secrets(/** @type {string} */ stage) {
@@ -10,20 +107,7 @@ function secrets(/** @type {string} */ stage) {
       Properties: {
         Description: `lambda-runner ${stage}: encrypts the webhook secret and the GitHub App key`,
         EnableKeyRotation: true,
-        KeyPolicy: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Sid: 'AccountAdministers',
-              Effect: 'Allow',
-              Principal: {
-                AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' },
-              },
-              Action: 'kms:*',
-              Resource: '*',
-            },
-          ],
-        },
+        KeyPolicy: keyPolicy(['WebhookRole', 'BrokerRole']),
       },
     },
     WebhookSecret: {
@@ -35,6 +119,7 @@ function secrets(/** @type {string} */ stage) {
         GenerateSecretString: { PasswordLength: 40, ExcludePunctuation: true },
       },
     },
+    WebhookSecretReaders: readersOnly('WebhookSecret', ['WebhookRole', 'BrokerRole']),
     AppSecret: {
       Type: 'AWS::SecretsManager::Secret',
       Properties: {
@@ -44,6 +129,7 @@ function secrets(/** @type {string} */ stage) {
         SecretString: '{"appId":"","privateKey":""}',
       },
     },
+    AppSecretReaders: readersOnly('AppSecret', ['BrokerRole']),
   };
 }
 

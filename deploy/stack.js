@@ -12,6 +12,7 @@ const { alarms, dashboard } = require('./monitoring');
 const { roles } = require('./roles');
 const { secrets } = require('./secrets');
 const { checkConcurrencyHeadroom, splitList } = require('./parameters');
+const { checkEnvironmentSizes } = require('./environment-size');
 const RELEASE = require('./runner-release.json');
 const { deployContext, rememberAfterSuccess } = require('./stage-file');
 const { lockRelease, releasesRequest } = require('./release-lock');
@@ -48,7 +49,11 @@ function settings() {
   const p = context.params;
   const profiles = loadDeployProfiles(context.profilesFile, splitList(p.runnerLabels ?? ''));
   checkConcurrencyHeadroom(
-    profiles.map((profile) => profile.reservedConcurrency ?? Number(p.reservedConcurrency)),
+    [
+      Number(p.webhookReservedConcurrency),
+      Number(p.brokerReservedConcurrency),
+      ...profiles.map((profile) => profile.reservedConcurrency ?? Number(p.reservedConcurrency)),
+    ],
     Number(p.accountConcurrency),
   );
   const ghes = p.gheHost ? { GHE_HOST: p.gheHost, GHE_PROTOCOL: p.gheProtocol } : {};
@@ -133,7 +138,10 @@ async function ecr() {
     provenance: 'false',
     buildArgs: buildArgs(lock, archOf(platform), base),
   });
-  return { images: { runner: image('linux/amd64'), 'runner-arm64': image('linux/arm64') } };
+  return {
+    scanOnPush: true,
+    images: { runner: image('linux/amd64'), 'runner-arm64': image('linux/arm64') },
+  };
 }
 
 /**
@@ -164,6 +172,7 @@ async function functions() {
       // GitHub waits 10 s for an answer; the webhook answers in milliseconds once warm.
       timeout: 10,
       role: 'WebhookRole',
+      reservedConcurrency: Number(s.params.webhookReservedConcurrency),
       ...(s.offline ? {} : { package: { artifact: '../dist/lambda-webhook.zip' } }),
       environment: {
         ...(s.offline ? {} : { WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' } }),
@@ -179,6 +188,7 @@ async function functions() {
   };
   for (const profile of s.profiles)
     result[functionKey(profile)] = runnerFunction(s, profile, runnerImage(s, profile));
+  if (!s.offline) checkEnvironmentSizes(result);
   return result;
 }
 
@@ -195,6 +205,7 @@ function brokerFunction(s, name, profiles, runnerVersion) {
     memorySize: 512,
     timeout: 120,
     role: 'BrokerRole',
+    reservedConcurrency: Number(s.params.brokerReservedConcurrency),
     maximumRetryAttempts: 2,
     ...(s.offline
       ? {}
@@ -326,6 +337,13 @@ function resources() {
         brokerName,
         runnerNames,
         jobPolicies: s.jobPolicies,
+        guard: {
+          stage: s.stage,
+          webhookName,
+          runnerNames,
+          alarmTopic: Boolean(s.alarmEmail),
+          httpApiAccessLogGroup: `/aws/http-api/lambda-runner-${s.stage}`,
+        },
       }),
       ...alarms({
         stage: s.stage,
@@ -344,6 +362,19 @@ function resources() {
       }),
       ...alarmTopic(s),
     },
+    // The webhook's API stage: at most this many deliveries a second, whatever floods it.
+    extensions: s.offline
+      ? {}
+      : {
+          HttpApiStage: {
+            Properties: {
+              DefaultRouteSettings: {
+                ThrottlingRateLimit: Number(s.params.apiThrottleRateLimit),
+                ThrottlingBurstLimit: Number(s.params.apiThrottleBurstLimit),
+              },
+            },
+          },
+        },
     Outputs: {
       WebhookUrl: {
         Description: 'Paste nothing: `npm run deploy:webhook-url` sets it on the GitHub App',
@@ -354,8 +385,10 @@ function resources() {
               'https://',
               { Ref: 'HttpApi' },
               '.execute-api.',
-              s.region,
-              '.amazonaws.com/api/github/webhooks',
+              { Ref: 'AWS::Region' },
+              '.',
+              { Ref: 'AWS::URLSuffix' },
+              '/api/github/webhooks',
             ],
           ],
         },

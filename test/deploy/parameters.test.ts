@@ -47,7 +47,34 @@ describe('deploy parameters: each bad value is refused by name with what is allo
     ['runnerAllowStale', 'yes', /runnerAllowStale="yes": must be one of false, true/],
     ['baseImageDigest', 'nodejs:22', /baseImageDigest="nodejs:22": must be sha256/],
     ['gheHost', 'https://ghe', /gheHost="https:\/\/ghe": must be a host name/],
+    ['gheHost', 'ghe.example.com:99999', /gheHost=.*optional :port from 1 to 65535/],
+    ['gheHost', 'ghe.example.com:0', /optional :port from 1 to 65535/],
     ['gheProtocol', 'ftp', /must be one of https, http/],
+    [
+      'jobPolicies',
+      Array.from({ length: 11 }, (_, i) => `arn:aws:iam::aws:policy/P${i}`).join(','),
+      /jobPolicies=.*names 11 policies: a role takes at most 10 managed policies/,
+    ],
+    [
+      'webhookReservedConcurrency',
+      '0',
+      /webhookReservedConcurrency="0": must be a whole number from 1 to 100/,
+    ],
+    [
+      'brokerReservedConcurrency',
+      '101',
+      /brokerReservedConcurrency="101": must be a whole number from 1 to 100/,
+    ],
+    [
+      'apiThrottleRateLimit',
+      '0',
+      /apiThrottleRateLimit="0": must be a whole number from 1 to 10000/,
+    ],
+    [
+      'apiThrottleBurstLimit',
+      '5001',
+      /apiThrottleBurstLimit="5001": must be a whole number from 1 to 5000/,
+    ],
     ['allowedOwnrs', 'acme', /allowedOwnrs: unknown parameter; known: reservedConcurrency/],
   ])('%s=%j', (name, value, message) => {
     expect(() => resolveParameters({ [name]: value })).toThrow(message);
@@ -106,12 +133,22 @@ describe('good values land in the template', () => {
     expect(config!.Properties.MaximumEventAgeInSeconds).toBe(3600);
   }, 60_000);
 
+  it("refuses an environment over Lambda's 4 KB and names the parameter to shorten", () => {
+    const repositories = Array.from({ length: 250 }, (_, i) => `acme/repository-${i}`).join(',');
+    expect(() =>
+      pack(work, 'too-big', { args: [`--param=allowedRepositories=${repositories}`] }),
+    ).toThrow(
+      /lambda-runner-citest-webhook: its environment would be \d+ bytes, over Lambda's 4096; shorten ALLOWED_REPOSITORIES \(\d+ bytes, from allowedRepositories\)/,
+    );
+    expect(existsSync(path.join(work, 'stages/citest.json'))).toBe(false);
+  }, 60_000);
+
   it('refuses reservations that leave under 100 unreserved in the account', () => {
     expect(() =>
       pack(work, 'headroom', {
         args: ['--param=reservedConcurrency=50', '--param=accountConcurrency=149'],
       }),
-    ).toThrow(/reserves 50 but accountConcurrency=149 leaves room for 49/);
+    ).toThrow(/reserves 65 but accountConcurrency=149 leaves room for 49/);
   }, 60_000);
 });
 

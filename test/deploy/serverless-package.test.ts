@@ -51,7 +51,12 @@ describe('serverless package (default profile)', () => {
       byType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey),
     ).toEqual(['POST /api/github/webhooks']);
     expect(template.Outputs.WebhookUrl.Value['Fn::Join'][1]).toEqual(
-      expect.arrayContaining([{ Ref: 'HttpApi' }, '.amazonaws.com/api/github/webhooks']),
+      // The partition's own domain (amazonaws.com, amazonaws.com.cn), never a hard-coded one.
+      expect.arrayContaining([
+        { Ref: 'HttpApi' },
+        { Ref: 'AWS::URLSuffix' },
+        '/api/github/webhooks',
+      ]),
     );
   });
 
@@ -128,7 +133,11 @@ describe('serverless package (default profile)', () => {
   });
   it('keeps logs 7 days', () => {
     const groups = byType(template, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(3);
+    // Three functions and the HTTP API's access log.
+    expect(groups.map(([, group]) => group.Properties.LogGroupName)).toContain(
+      '/aws/http-api/lambda-runner-citest',
+    );
+    expect(groups).toHaveLength(4);
     for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(7);
   });
 
@@ -145,9 +154,9 @@ describe('serverless package (default profile)', () => {
     );
   });
 
-  it('gives no wildcard action or resource to the webhook, broker or runner roles', () => {
+  it('gives no wildcard action or resource to the webhook, broker or runner roles (denies aside)', () => {
     for (const role of ['WebhookRole', 'BrokerRole', 'RunnerRole']) {
-      for (const statement of statements(template, role)) {
+      for (const statement of statements(template, role).filter((s) => s.Effect === 'Allow')) {
         expect(asList(statement.Action)).not.toContainEqual(expect.stringMatching(/^\*$|:\*$/));
         expect(asList(statement.Resource)).not.toContain('*');
       }
@@ -158,25 +167,33 @@ describe('serverless package (default profile)', () => {
       statements(template, role)
         .filter((statement) => asList(statement.Action).includes('secretsmanager:GetSecretValue'))
         .flatMap((statement) => asList(statement.Resource));
-    expect(reads('WebhookRole')).toEqual([{ Ref: 'WebhookSecret' }]);
-    expect(reads('BrokerRole')).toEqual([{ Ref: 'AppSecret' }, { Ref: 'WebhookSecret' }]);
-    const roles = byType(template, 'AWS::IAM::Role').map(([id]) => id);
-    const appReaders = roles.filter((role) =>
-      JSON.stringify(template.Resources[role]!.Properties).includes('"AppSecret"'),
-    );
-    expect(appReaders).toEqual(['BrokerRole']);
-    // Its policies (the trust policy is Lambda's own sts:AssumeRole into this role).
-    const runner = JSON.stringify(template.Resources.RunnerRole!.Properties.Policies);
-    expect(runner).not.toMatch(
-      /secretsmanager:|kms:|sts:AssumeRole"|AppSecret|WebhookSecret|SecretsKey/,
-    );
-    // The KMS key policy names no function role: decryption goes through Secrets Manager only.
-    expect(JSON.stringify(template.Resources.SecretsKey)).not.toContain('RunnerRole');
+    const secret = (name: string) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:lambda-runner/citest/${name}-??????`,
+    });
+    expect(reads('WebhookRole')).toEqual([secret('webhook-secret')]);
+    expect(reads('BrokerRole')).toEqual([secret('github-app'), secret('webhook-secret')]);
+    expect(reads('RunnerRole')).toEqual([]);
+    // Each secret's own policy names its readers; the key policy lets only them decrypt.
+    const readers = (id: string) =>
+      template.Resources[id]!.Properties.ResourcePolicy.Statement[0].Condition.StringNotEquals[
+        'aws:PrincipalArn'
+      ];
+    expect(readers('AppSecretReaders')).toEqual([{ 'Fn::GetAtt': ['BrokerRole', 'Arn'] }]);
+    expect(readers('WebhookSecretReaders')).toEqual([
+      { 'Fn::GetAtt': ['WebhookRole', 'Arn'] },
+      { 'Fn::GetAtt': ['BrokerRole', 'Arn'] },
+    ]);
+    const key = JSON.stringify(template.Resources.SecretsKey);
+    expect(key).not.toContain('RunnerRole');
+    expect(key).not.toContain('"kms:*"');
   });
   it('lets the webhook invoke only the broker, the broker only the runners, the runner only the broker', () => {
+    // What each role is allowed to invoke (the runner role's deny names what it may not).
     const invokes = (role: string) =>
       JSON.stringify(
-        statements(template, role).filter((s) => s.Action === 'lambda:InvokeFunction'),
+        statements(template, role).filter(
+          (s) => s.Action === 'lambda:InvokeFunction' && s.Effect === 'Allow',
+        ),
       );
     expect(invokes('WebhookRole')).toContain(':function:lambda-runner-citest-broker"');
     expect(invokes('WebhookRole')).not.toContain('runner-default');
@@ -343,39 +360,46 @@ describe('serverless package with runner profiles and parameters', () => {
     expect(byType(template, 'AWS::Lambda::EventInvokeConfig')).toHaveLength(3);
   });
 
-  it('attaches the example job policy to the runner (job) role only', () => {
+  it('attaches the example job policy to the runner (job) role only, bounded', () => {
     expect(template.Resources.RunnerRole!.Properties.ManagedPolicyArns).toEqual([
       { Ref: 'SamDeployJobPolicy' },
     ]);
     expect(template.Resources.SamDeployJobPolicy!.Type).toBe('AWS::IAM::ManagedPolicy');
-    const statements = template.Resources.SamDeployJobPolicy!.Properties.PolicyDocument
+    const jobPolicy = template.Resources.SamDeployJobPolicy!.Properties.PolicyDocument
       .Statement as any[];
-    const sid = (name: string) => statements.find((statement) => statement.Sid === name);
-    // Roles a job creates: prefixed, and only with the boundary policy on them.
-    expect(sid('CreateBoundedRoles')).toMatchObject({
-      Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/job-*' },
-      Condition: { StringEquals: { 'iam:PermissionsBoundary': { Ref: 'JobBoundaryPolicy' } } },
+    const sid = (name: string) => jobPolicy.find((statement) => statement.Sid === name);
+    // Lambda writes only on job-* functions; roles: pass the stage's job roles, to Lambda only.
+    expect(JSON.stringify(sid('WriteJobFunctions').Resource)).toContain('function:job-*');
+    expect(sid('PassTheJobFunctionRoleToLambdaOnly')).toMatchObject({
+      Action: 'iam:PassRole',
+      Resource: {
+        'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/lambda-runner/citest/job/*',
+      },
+      Condition: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
     });
-    expect(sid('PassJobRolesToLambdaOnly').Condition.StringEquals['iam:PassedToService']).toEqual([
-      'lambda.amazonaws.com',
-      'cloudformation.amazonaws.com',
-    ]);
-    // No IAM right on every resource.
-    for (const statement of statements.filter((s) => s.Effect === 'Allow')) {
-      if (asList(statement.Action).some((action: string) => action.startsWith('iam:')))
-        expect(statement.Resource).not.toBe('*');
-    }
-    // This stack's functions, roles, secrets, key and stack are denied outright.
-    const deny = JSON.stringify(sid('NeverTouchThisStack'));
+    // No IAM write: a job creates no role, so no principal someone outside could assume.
+    const iamActions = jobPolicy
+      .filter((s) => s.Effect === 'Allow')
+      .flatMap((s) => asList(s.Action))
+      .filter((action: string) => action.startsWith('iam:'));
+    expect(iamActions.sort()).toEqual(['iam:GetRole', 'iam:PassRole']);
+    expect(template.Resources.JobFunctionRole!.Properties).toMatchObject({
+      Path: '/lambda-runner/citest/job/',
+      RoleName: 'lambda-runner-citest-job-function',
+    });
+    // The job function role and the runner role carry the same deny.
+    const deny = (role: string) =>
+      statements(template, role).find((statement) => statement.Sid === 'NeverTouchThisStack');
+    expect(deny('JobFunctionRole')).toEqual(deny('RunnerRole'));
     for (const own of [
-      'function:lambda-runner-citest-*',
       'role/lambda-runner-citest-*',
       'secret:lambda-runner/citest/*',
       'stack/lambda-runner-citest/*',
       'SecretsKey',
+      'ServerlessDeploymentBucket',
+      'BrokerDeadLetterQueue',
     ])
-      expect(deny).toContain(own);
-    expect(sid('NeverTouchThisStack').Action).toBe('*');
+      expect(JSON.stringify(deny('RunnerRole'))).toContain(own);
   });
 
   it('honours the log retention parameter and the alarm e-mail', () => {

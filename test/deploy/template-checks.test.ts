@@ -41,6 +41,22 @@ writeFileSync(
 );
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
+const MANAGED = [
+  'ReadOnlyAccess',
+  'AmazonS3ReadOnlyAccess',
+  'AmazonDynamoDBReadOnlyAccess',
+  'CloudWatchLogsReadOnlyAccess',
+  'AmazonSQSReadOnlyAccess',
+  'AmazonSNSReadOnlyAccess',
+  'AWSLambda_ReadOnlyAccess',
+  'AmazonEC2ReadOnlyAccess',
+  'AWSCloudFormationReadOnlyAccess',
+].map((name) => `arn:aws:iam::aws:policy/${name}`);
+/** 80 repositories of 28 characters: about 2.3 KB of the webhook's 4 KB environment. */
+const LONG_REPOSITORIES = Array.from(
+  { length: 80 },
+  (_, i) => `acme-platform/service-${String(i).padStart(5, '0')}`,
+).join(',');
 const variants: [string, string[], Record<string, string>][] = [
   ['default', [], {}],
   ['profiles-with-arm64', [], { RUNNER_PROFILES_FILE: profilesFile }],
@@ -52,7 +68,7 @@ const variants: [string, string[], Record<string, string>][] = [
       '--param=reservedConcurrency=1',
       '--param=logRetentionDays=1',
       '--param=maximumEventAgeSeconds=60',
-      '--param=accountConcurrency=102',
+      '--param=accountConcurrency=116',
       '--param=logLevel=trace',
       '--param=runnerScope=org',
       '--param=runnerRegistration=token',
@@ -61,16 +77,23 @@ const variants: [string, string[], Record<string, string>][] = [
     {},
   ],
   [
+    // Every parameter at its upper limit; the repository list as long as the 4 KB environment
+    // allows (the package step refuses a longer one: parameters.test.ts).
     'limits-high',
     [
       '--param=reservedConcurrency=900',
+      '--param=webhookReservedConcurrency=100',
+      '--param=brokerReservedConcurrency=100',
+      '--param=apiThrottleRateLimit=10000',
+      '--param=apiThrottleBurstLimit=5000',
       '--param=logRetentionDays=3653',
       '--param=maximumEventAgeSeconds=21600',
-      '--param=accountConcurrency=1000',
-      '--param=jobPolicies=sam-deploy,arn:aws:iam::aws:policy/ReadOnlyAccess',
+      '--param=accountConcurrency=100000',
+      `--param=jobPolicies=${['sam-deploy', ...MANAGED.slice(0, 9)].join(',')}`,
       '--param=alarmEmail=ops@example.com',
-      '--param=allowedRepositories=acme/app,acme/api',
-      '--param=allowedOwners=acme',
+      `--param=allowedRepositories=${LONG_REPOSITORIES}`,
+      '--param=allowedOwners=acme,acme-labs,acme-platform',
+      '--param=gheHost=github.example.com:65535',
       `--param=runnerImageUri=123456789012.dkr.ecr.eu-west-1.amazonaws.com/runner@${digest('a')}`,
       '--param=logLevel=silent',
       '--region=eu-west-1',

@@ -1,0 +1,89 @@
+// @ts-check
+'use strict';
+// The explicit deny every role a job can hold carries: the runner role (the job role) and the
+// role jobs may give their own functions. An explicit deny wins over any allow, so whatever
+// `jobPolicies` attaches (PowerUserAccess included), a job can never touch what this stack is
+// made of: swap the broker's code and read the App key, rewrite the key policy, replace the
+// packaged template before a rollback, drain or feed the dead-letter queue, or change the API.
+// It leaves the one call the runner needs: invoking its own broker, for destination records.
+
+/**
+ * @typedef {{ stage: string, webhookName: string, runnerNames: string[], alarmTopic: boolean,
+ *   httpApiAccessLogGroup: string }} GuardInput
+ */
+
+const sub = (/** @type {string} */ text) => ({ 'Fn::Sub': text });
+const regional = (/** @type {string} */ service, /** @type {string} */ rest) =>
+  sub(`arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${rest}`);
+/** A function and its versions and aliases. @param {string} name */
+const functionArns = (name) => [
+  regional('lambda', `function:${name}`),
+  regional('lambda', `function:${name}:*`),
+];
+/** A log group and everything in it. @param {string} name */
+const logGroupArns = (name) => [
+  regional('logs', `log-group:${name}`),
+  regional('logs', `log-group:${name}:*`),
+];
+
+/** @param {GuardInput} input */
+function stackResources({ stage, alarmTopic, httpApiAccessLogGroup }) {
+  return [
+    sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/lambda-runner-${stage}-*`),
+    regional('secretsmanager', `secret:lambda-runner/${stage}/*`),
+    regional('cloudformation', `stack/lambda-runner-${stage}/*`),
+    { 'Fn::GetAtt': ['SecretsKey', 'Arn'] },
+    sub('arn:${AWS::Partition}:s3:::${ServerlessDeploymentBucket}'),
+    sub('arn:${AWS::Partition}:s3:::${ServerlessDeploymentBucket}/*'),
+    { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
+    ...(alarmTopic ? [{ Ref: 'AlarmTopic' }] : []),
+    ...logGroupArns(`/aws/lambda/lambda-runner-${stage}-webhook`),
+    ...logGroupArns(`/aws/lambda/lambda-runner-${stage}-broker`),
+    ...logGroupArns(httpApiAccessLogGroup),
+    sub('arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApi}'),
+    sub('arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApi}/*'),
+    { 'Fn::GetAtt': ['BrokerEventsRuleSchedule1', 'Arn'] },
+  ];
+}
+
+/**
+ * The deny statements.
+ * @param {GuardInput} input
+ */
+function stackGuard(input) {
+  const { webhookName, runnerNames } = input;
+  return [
+    {
+      Sid: 'NeverTouchThisStack',
+      Effect: 'Deny',
+      Action: '*',
+      Resource: stackResources(input),
+    },
+    {
+      // Every stage's functions, brokers included: nothing but invoking them.
+      Sid: 'NeverChangeLambdaRunnerFunctions',
+      Effect: 'Deny',
+      NotAction: 'lambda:InvokeFunction',
+      Resource: functionArns('lambda-runner-*'),
+    },
+    {
+      // This stage's functions other than the broker are not a job's to start.
+      Sid: 'InvokeOnlyTheBroker',
+      Effect: 'Deny',
+      Action: 'lambda:InvokeFunction',
+      Resource: [webhookName, ...runnerNames].flatMap(functionArns),
+    },
+    {
+      // A mapping onto the broker would drain its dead-letter queue or feed it events.
+      Sid: 'NoEventSourceOntoLambdaRunner',
+      Effect: 'Deny',
+      Action: ['lambda:CreateEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
+      Resource: '*',
+      Condition: {
+        ArnLike: { 'lambda:FunctionArn': functionArns('lambda-runner-*') },
+      },
+    },
+  ];
+}
+
+module.exports = { stackGuard };
