@@ -1,4 +1,6 @@
-import { chmod, lstat, readdir, rm, statfs } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { lstat, readdir, statfs, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import type { RunnerConfig } from './config';
 import { processMarks, sweepProcesses, type ProcessMark } from './sweep-processes';
@@ -62,12 +64,24 @@ async function entries(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [])).map((name) => path.join(dir, name));
 }
 
-/** Removes each target; returns those still there. Links are removed, never followed. */
+const run = promisify(execFile);
+
+/**
+ * Removes each target; returns those still there. Links are removed, never followed. The tree
+ * may be deeper than PATH_MAX and hold directories a job made unwritable (`chmod 555`), so the
+ * work is left to coreutils, which walk it directory-relative (openat) and never follow links:
+ * `chmod -R u+rwx` gives write back, then `rm -rf` removes it.
+ */
 async function wipe(targets: string[]): Promise<string[]> {
   const left: string[] = [];
   for (const target of targets) {
-    await restoreWritable(target);
-    await rm(target, { recursive: true, force: true, maxRetries: 2 }).catch(() => undefined);
+    const stats = await lstat(target).catch(() => undefined);
+    if (stats?.isSymbolicLink()) await unlink(target).catch(() => undefined);
+    else if (stats) {
+      if (stats.isDirectory())
+        await run('chmod', ['-R', 'u+rwx', '--', target]).catch(() => undefined);
+      await run('rm', ['-rf', '--', target]).catch(() => undefined);
+    }
     if (
       await lstat(target).then(
         () => true,
@@ -77,16 +91,6 @@ async function wipe(targets: string[]): Promise<string[]> {
       left.push(target);
   }
   return left;
-}
-
-/** A job may `chmod 555` a directory so its contents survive `rm -r`: give write back first. */
-async function restoreWritable(target: string): Promise<void> {
-  const stats = await lstat(target).catch(() => undefined);
-  if (!stats?.isDirectory()) return;
-  await chmod(target, 0o700).catch(() => undefined);
-  for (const name of await readdir(target).catch(() => [])) {
-    await restoreWritable(path.join(target, name));
-  }
 }
 
 async function freeBytes(dir: string): Promise<number | undefined> {

@@ -94,7 +94,7 @@ async function findVictims(
       .filter((pid) => !spared.has(pid))
       .map(async (pid) => {
         const fields = await statFields(procDir, pid);
-        if (!fields || fields.state === 'Z') return undefined; // gone, or dead and not yet reaped
+        if (!fields || (await isDead(procDir, pid, fields.state))) return undefined;
         if (options.keep)
           return (await isKept(procDir, pid, fields.startTicks, options.keep)) ? undefined : pid;
         if (!marker) return undefined;
@@ -103,6 +103,24 @@ async function findVictims(
       }),
   );
   return found.filter((pid): pid is number => pid !== undefined);
+}
+
+/**
+ * Gone, or dead and not yet reaped. A leader in `Z` is dead only if every thread of its group
+ * is: a main thread may exit while its other threads keep running, and the process lives on.
+ */
+async function isDead(procDir: string, pid: number, state: string | undefined): Promise<boolean> {
+  if (state !== 'Z' && state !== 'X') return false;
+  const tids = await readdir(`${procDir}/${pid}/task`).catch(() => [] as string[]);
+  const states = await Promise.all(
+    tids.map(async (tid) => {
+      const stat = await readFile(`${procDir}/${pid}/task/${tid}/stat`, 'utf8').catch(() => '');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    }),
+  );
+  return states.every(
+    (threadState) => threadState === '' || threadState === 'Z' || threadState === 'X',
+  );
 }
 
 /** Kept: recorded at init, or another user's (the platform's, and not ours to signal anyway). */

@@ -136,11 +136,14 @@ describe('good values land in the template', () => {
   it("refuses an environment over Lambda's 4 KB and names the parameter to shorten", () => {
     const repositories = Array.from({ length: 250 }, (_, i) => `acme/repository-${i}`).join(',');
     expect(() =>
-      pack(work, 'too-big', { args: [`--param=allowedRepositories=${repositories}`] }),
+      pack(work, 'too-big', {
+        args: [`--param=allowedRepositories=${repositories}`],
+        stage: 'toobig',
+      }),
     ).toThrow(
-      /lambda-runner-citest-webhook: its environment would be \d+ bytes, over Lambda's 4096; shorten ALLOWED_REPOSITORIES \(\d+ bytes, from allowedRepositories\)/,
+      /lambda-runner-toobig-webhook: its environment would be \d+ bytes, over Lambda's 4096; shorten ALLOWED_REPOSITORIES \(\d+ bytes, from allowedRepositories\)/,
     );
-    expect(existsSync(path.join(work, 'stages/citest.json'))).toBe(false);
+    expect(existsSync(path.join(work, 'stages/toobig.json'))).toBe(false);
   }, 60_000);
 
   it('refuses reservations that leave under 100 unreserved in the account', () => {

@@ -394,29 +394,29 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
     expect(stderr).toMatch(/Debugger listening on ws:\/\/127\.0\.0\.1:9229/);
   });
 
+  const KINDS = ['hopper', 'setsid', 'envi', 'zombie'];
   for (const trial of [1, 2, 3]) {
-    it(`trial ${trial}: a pid-hopping process, a setsid daemon and an env -i daemon are gone before the next job's listener starts`, async () => {
-      for (const kind of ['hopper', 'setsid', 'envi'])
-        rmSync(path.join(exfil, `heartbeat-${kind}`), { force: true });
+    it(`trial ${trial}: a pid-hopping process, a setsid daemon, an env -i daemon and a zombie leader with a live thread are gone before the next job's listener starts`, async () => {
+      for (const kind of KINDS) rmSync(path.join(exfil, `heartbeat-${kind}`), { force: true });
       rmSync(path.join(exfil, 'stolen'), { force: true });
       const attacker = await runJob(8010 + trial * 2, 'survivors.sh');
       expect(attacker.result).toMatchObject({ outcome: 'completed' });
-      expect(Number(attacker.result!.processesKilled)).toBeGreaterThanOrEqual(3);
-      for (const kind of ['hopper', 'setsid', 'envi']) expect(lastBeat(kind)).toBeGreaterThan(0);
+      expect(Number(attacker.result!.processesKilled)).toBeGreaterThanOrEqual(4);
+      for (const kind of KINDS) expect([kind, lastBeat(kind) > 0]).toEqual([kind, true]);
       const victim = await runJob(8011 + trial * 2, 'victim.sh');
       expect(victim.result).toMatchObject({ outcome: 'completed', jobResult: 'Succeeded' });
       const victimStart = listenerStart(`lambda-${8011 + trial * 2}-1-1`);
-      for (const kind of ['hopper', 'setsid', 'envi'])
-        expect(lastBeat(kind)).toBeLessThan(victimStart);
+      for (const kind of KINDS) expect([kind, lastBeat(kind) < victimStart]).toEqual([kind, true]);
       const secret = exfilText('victim-secret').trim();
       expect(secret).toMatch(/^NEXT_JOB_SECRET_[0-9a-f]{16}$/);
       expect(exfilText('stolen')).not.toContain(secret);
     });
   }
 
-  it('a read-only planted directory and a full work root: the next job starts clean, with room', async () => {
+  it('a read-only planted directory, a tree deeper than PATH_MAX and a full work root: the next job starts clean, with room', async () => {
     const planter = await runJob(8020, 'planted.sh');
     expect(planter.result).toMatchObject({ outcome: 'completed' });
+    expect(Number(exfilText('planted-depth'))).toBeGreaterThan(4096);
     // The work root was full: 0 kB free.
     expect(exfilText('planted-df').trim().split(/\s+/)[3]).toBe('0');
     const next = await runJob(8021, 'check.sh');
