@@ -229,6 +229,8 @@ function brokerFunction(s, name, profiles, runnerVersion) {
       JANITOR_GRACE_MINUTES: '20',
       JANITOR_MAX_CALLS: '200',
       RUNNER_VERSION: runnerVersion,
+      // The broker refuses destination records of runner payloads sealed longer ago.
+      RUNNER_EVENT_MAX_AGE_SECONDS: String(s.maximumEventAgeSeconds),
     },
     events: [{ schedule: 'rate(15 minutes)' }],
   };

@@ -20,6 +20,12 @@ export interface BrokerConfig {
   readonly registration: 'jit' | 'token';
   /** Runners started for one job attempt at most, the first dispatch included. */
   readonly maxDispatches: number;
+  /**
+   * The longest a runner event can live: its maximum age in Lambda's queue, the runner's 15
+   * minutes, and 15 more for the destination record's delivery. A runner payload sealed longer
+   * ago is a replay, and its destination record is refused.
+   */
+  readonly runnerEventLifetimeMs: number;
   /** Offline runners of ours older than this are orphans (longer than any Lambda lives). */
   readonly janitorGraceMs: number;
   /** GitHub calls one scheduled run may make. */
@@ -56,6 +62,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     group: read.text('RUNNER_GROUP', 'Default'),
     registration: read.oneOf('RUNNER_REGISTRATION', ['jit', 'token'], 'jit'),
     maxDispatches: read.int('RUNNER_MAX_DISPATCHES', 3, 1),
+    runnerEventLifetimeMs: (read.int('RUNNER_EVENT_MAX_AGE_SECONDS', 21600, 60) + 1800) * 1000,
     janitorGraceMs: read.int('JANITOR_GRACE_MINUTES', 20, 16) * 60_000,
     janitorMaxCalls: read.int('JANITOR_MAX_CALLS', 200, 1),
     redeliveryWindowMs: read.int('REDELIVERY_WINDOW_MINUTES', 60, 1) * 60_000,

@@ -3,7 +3,8 @@ import { createAwsClients, type AwsClients } from '../aws-clients';
 import type { Env } from '../env';
 import { createMetrics, type Metrics } from '../metrics';
 import { parseRunnerRequest } from '../runner-request';
-import { deriveSealKey, isSealed, withoutMac } from '../seal';
+import { deriveSealKey, isSealed, sealExpiry, withoutMac } from '../seal';
+import { shapeProblem } from './event-shape';
 import { sqsDeadLetters, type DeadLetters } from './dead-letters';
 import { redeliverFailed } from './redeliver';
 import { replayDeadLetters } from './replay-dead-letters';
@@ -29,6 +30,9 @@ export interface BrokerOptions {
   readonly retryAfterBaseValue?: number;
   readonly metrics?: Metrics;
 }
+
+/** GitHub cancels a job that waited 24 hours: a dispatch request older than that serves none. */
+const DISPATCH_LIFETIME_MS = 24 * 3600_000;
 
 type BrokerEvent = 'dispatch' | 'destination' | 'schedule' | 'unknown';
 
@@ -70,6 +74,11 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
     return ready;
   };
   return async (event: unknown): Promise<unknown> => {
+    const problem = shapeProblem(event);
+    if (problem) {
+      log.warn({ decision: 'refused', problem }, `broker event refused: ${problem}`);
+      return { result: 'refused' };
+    }
     const kind = kindOf(event);
     if (kind === 'unknown') {
       log.warn(
@@ -86,6 +95,11 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
         { decision: 'refused' },
         'dispatch request refused: it does not carry the webhook seal',
       );
+      return { result: 'refused' };
+    }
+    const expired = sealExpiry(event, DISPATCH_LIFETIME_MS);
+    if (expired) {
+      log.warn({ decision: 'refused', problem: expired }, `dispatch request refused: ${expired}`);
       return { result: 'refused' };
     }
     return { result: await dispatchJob(parseRunnerRequest(withoutMac(event)), deps) };

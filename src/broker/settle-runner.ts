@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { recordBroker } from '../metrics';
 import type { RunnerRequest } from '../runner-request';
-import { isSealed } from '../seal';
+import { isSealed, sealExpiry } from '../seal';
 import { parseRunnerPayload, type RunnerPayload } from '../../runner/runner-payload';
 import { dispatchJob, targetOf, type BrokerDeps, type DispatchOutcome } from './dispatch-job';
 import type { GitHubClient } from './github-client';
@@ -45,10 +45,10 @@ export async function settleRunner(
   deps: BrokerDeps,
 ): Promise<SettleReport> {
   const payload = trustedPayload(record.requestPayload, deps);
-  if (!payload) {
+  if (typeof payload === 'string') {
     deps.log.warn(
       { decision: 'refused', condition: record.requestContext?.condition },
-      'destination record refused: the payload is not one the broker sealed',
+      `destination record refused: ${payload}`,
     );
     return { registration: 'untouched' };
   }
@@ -84,12 +84,15 @@ function nextDispatch(payload: RunnerPayload): RunnerRequest {
   };
 }
 
-function trustedPayload(value: unknown, deps: BrokerDeps): RunnerPayload | undefined {
-  if (!isSealed(value, deps.sealKey)) return undefined;
+/** The payload the broker sealed, or why the record is refused. */
+function trustedPayload(value: unknown, deps: BrokerDeps): RunnerPayload | string {
+  if (!isSealed(value, deps.sealKey)) return 'the payload is not one the broker sealed';
+  const expired = sealExpiry(value, deps.config.runnerEventLifetimeMs);
+  if (expired) return expired;
   try {
     return parseRunnerPayload(value);
   } catch {
-    return undefined;
+    return 'the payload is not one the broker sealed';
   }
 }
 

@@ -112,6 +112,16 @@ describe('the broker: dispatch requests', () => {
     expect(records().some((r) => r.decision === 'refused')).toBe(true);
   });
 
+  it.each([
+    ['sealed 25 hours ago, after GitHub gave up on the job', Date.now() - 25 * hour],
+    ['sealed an hour from now', Date.now() + hour],
+  ])('refuses a dispatch request %s: no GitHub call, no runner', async (_name, sealedAt) => {
+    const { handler, lines } = broker();
+    await expect(handler(seal(request, key, sealedAt))).resolves.toEqual({ result: 'refused' });
+    expect(invoked()).toEqual([]);
+    expect(lines.join('\n')).toMatch(/dispatch request refused: (it was sealed|its seal time)/);
+  });
+
   it('starts nothing for a job that is no longer queued', async () => {
     const { handler } = broker();
     jobStatus(github(), 'in_progress');
@@ -155,7 +165,7 @@ describe('the broker: dispatch requests', () => {
   });
 });
 
-const sealedPayload = (overrides: Partial<RunnerPayload> = {}) =>
+const sealedPayload = (overrides: Partial<RunnerPayload> = {}, sealedAt = Date.now()) =>
   seal<RunnerPayload>(
     {
       ...request,
@@ -167,6 +177,7 @@ const sealedPayload = (overrides: Partial<RunnerPayload> = {}) =>
       ...overrides,
     },
     key,
+    sealedAt,
   );
 
 const record = (requestPayload: unknown, condition = 'Success', responsePayload: unknown = {}) => ({
@@ -290,6 +301,21 @@ describe('the broker: runner destination records', () => {
     expect(records().some((r) => r.decision === 'refused')).toBe(true);
   });
 
+  it('refuses a runner payload sealed longer ago than a runner event can live: a replay', async () => {
+    // Event age 1 hour, the runner's 15 minutes and 15 for delivery: 90 minutes at most.
+    const { handler, lines } = broker({ RUNNER_EVENT_MAX_AGE_SECONDS: '3600' });
+    const old = sealedPayload({}, Date.now() - 91 * 60_000);
+    await expect(handler(record(old))).resolves.toEqual({ registration: 'untouched' });
+    expect(invoked()).toEqual([]);
+    expect(lines.join('\n')).toMatch(/destination record refused: it was sealed 91 min ago/);
+    // One sealed 89 minutes ago is still its runner's record, and is settled.
+    const scope = github().get('/repos/acme/app/actions/runners/555').reply(404, {});
+    jobStatus(scope, 'completed');
+    await expect(
+      handler(record(sealedPayload({}, Date.now() - 89 * 60_000))),
+    ).resolves.toMatchObject({ registration: 'gone' });
+  });
+
   it('never deletes a runner whose name is not the one it sealed', async () => {
     const { handler } = broker();
     const scope = github()
@@ -304,4 +330,33 @@ it('refuses an event of no kind it knows', async () => {
   const { handler } = broker();
   await expect(handler({ hello: 'world' })).resolves.toEqual({ result: 'refused' });
   await expect(handler(null)).resolves.toEqual({ result: 'refused' });
+});
+
+describe('events checked before they are read', () => {
+  const nested = (depth: number) => {
+    let value: unknown = 'bottom';
+    for (let i = 0; i < depth; i += 1) value = { inner: value };
+    return value;
+  };
+  it.each([
+    ['a destination record nested 5,000 deep', record(nested(5000))],
+    ['a dispatch request nested 5,000 deep', { ...request, labels: [nested(5000)] }],
+    ['a destination record with 1 MB of text', record({ filler: 'x'.repeat(1 << 20) })],
+    ['a record of 100,000 values', record(Array.from({ length: 100_000 }, (_, i) => i))],
+  ])(
+    '%s is refused with a log line, not thrown (no retries, no dead letter)',
+    async (_name, event) => {
+      const { handler, lines } = broker();
+      await expect(handler(event)).resolves.toEqual({ result: 'refused' });
+      expect(invoked()).toEqual([]);
+      expect(lines.join('\n')).toMatch(/broker event refused: (nested deeper|more than)/);
+    },
+  );
+
+  it('reads a real destination record, within the limits', async () => {
+    const { handler } = broker();
+    const scope = github().get('/repos/acme/app/actions/runners/555').reply(404, {});
+    jobStatus(scope, 'completed');
+    await expect(handler(record(sealedPayload()))).resolves.toMatchObject({ registration: 'gone' });
+  });
 });

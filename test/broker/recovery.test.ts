@@ -192,9 +192,10 @@ describe('the schedule replays dead letters', () => {
   });
 
   it('puts back a letter that fails again, with its replay count raised', async () => {
+    const sealed = seal(request, key);
     sqsMock
       .on(ReceiveMessageCommand)
-      .resolvesOnce({ Messages: [letter(failureRecord(seal(request, key)), 'h-1')] })
+      .resolvesOnce({ Messages: [letter(failureRecord(sealed), 'h-1')] })
       .resolves({ Messages: [] });
     mintsToken().get('/repos/acme/app/actions/jobs/1001').times(4).reply(502, 'bad gateway');
     const { handler, started } = broker();
@@ -204,6 +205,6 @@ describe('the schedule replays dead letters', () => {
     const sent = JSON.parse(
       String(sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody),
     );
-    expect(sent).toEqual({ event: seal(request, key), replays: 1 });
+    expect(sent).toEqual({ event: sealed, replays: 1 });
   });
 });

@@ -462,6 +462,12 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
     expect(result.result).toMatchObject({ outcome: 'completed', jobResult: 'Failed' });
   });
 
+  const nestedDeep = (depth: number) => {
+    let value: unknown = 'bottom';
+    for (let i = 0; i < depth; i += 1) value = { inner: value };
+    return value;
+  };
+
   it('forged and replayed broker events, made from what a job can read, start no runner and delete nothing else', async () => {
     const own = await runJob(8050, 'check.sh');
     const bystander = fake.addRunner({
@@ -488,6 +494,7 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
       { ...unsealed, kind: 'dispatch', dispatch: 1 }, // a dispatch made from its payload
       { ...own.payload, kind: 'dispatch' }, // with its payload's seal
       { ...unsealed, kind: 'dispatch', jobId: 8051, dispatch: 1, mac: own.payload.mac },
+      record(nestedDeep(5000)), // deep enough to break a recursive reader
     ];
     const answers = [];
     for (const event of forged) answers.push(await broker(event));
@@ -495,6 +502,7 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
       { registration: 'untouched' },
       { registration: 'untouched' },
       { registration: 'untouched' },
+      { result: 'refused' },
       { result: 'refused' },
       { result: 'refused' },
       { result: 'refused' },

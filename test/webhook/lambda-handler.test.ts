@@ -86,6 +86,7 @@ describe('a queued job that a profile serves', () => {
           kind: 'dispatch',
           dispatch: 1,
           mac: expect.stringMatching(/^[0-9a-f]{64}$/),
+          sealedAt: expect.any(Number),
           installationId: 3456996,
           owner: 'Codertocat',
           repo: 'Hello-World',
