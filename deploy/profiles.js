@@ -8,7 +8,8 @@ const SEED_LABELS = require('../src/default-runner-labels.json');
 
 /**
  * @typedef {{ name: string, labels: string[], scope?: 'repo' | 'org', group?: string,
- *   memorySize?: number, reservedConcurrency?: number, architecture?: 'x86_64' | 'arm64' }} DeployProfile
+ *   memorySize?: number, reservedConcurrency?: number, architecture?: 'x86_64' | 'arm64',
+ *   isolation?: 'version' | 'shared' }} DeployProfile
  */
 
 /**
@@ -50,6 +51,9 @@ function profileProblems(profile, index) {
   }
   if (profile?.scope !== undefined && profile.scope !== 'repo' && profile.scope !== 'org') {
     problems.push(`${where}: scope must be "repo" or "org"`);
+  }
+  if (![undefined, 'version', 'shared'].includes(profile?.isolation)) {
+    problems.push(`${where}: isolation must be "version" or "shared"`);
   }
   return [...problems, ...sizeProblems(profile, where)];
 }

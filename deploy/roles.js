@@ -194,6 +194,18 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
         ],
         Resource: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
       },
+      // Runner starts per job attempt, counted with conditional writes.
+      {
+        Effect: 'Allow',
+        Action: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:Query',
+        ],
+        Resource: { 'Fn::GetAtt': ['ControlTable', 'Arn'] },
+      },
     ]),
     // The runner role is the job role: its own logs, delivering its destination records to the
     // broker, the jobPolicies deploy parameter, and always the stack's explicit deny.

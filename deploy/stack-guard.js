@@ -4,7 +4,8 @@
 // role jobs may give their own functions. An explicit deny wins over any allow, so whatever
 // `jobPolicies` attaches (PowerUserAccess included), a job can never touch what this stack is
 // made of: swap the broker's code and read the App key, rewrite the key policy, replace the
-// packaged template before a rollback, drain or feed the dead-letter queue, or change the API.
+// packaged template before a rollback, drain or feed the dead-letter queue, reset the control
+// table's counts, or change the API.
 // It leaves the one call the runner needs: invoking its own broker, for destination records.
 
 /**
@@ -36,6 +37,7 @@ function stackResources({ stage, alarmTopic, httpApiAccessLogGroup }) {
     sub('arn:${AWS::Partition}:s3:::${ServerlessDeploymentBucket}'),
     sub('arn:${AWS::Partition}:s3:::${ServerlessDeploymentBucket}/*'),
     { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
+    { 'Fn::GetAtt': ['ControlTable', 'Arn'] },
     ...(alarmTopic ? [{ Ref: 'AlarmTopic' }] : []),
     ...logGroupArns(`/aws/lambda/lambda-runner-${stage}-webhook`),
     ...logGroupArns(`/aws/lambda/lambda-runner-${stage}-broker`),

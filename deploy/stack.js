@@ -222,6 +222,7 @@ function brokerFunction(s, name, profiles, runnerVersion) {
             GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' },
             WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
             BROKER_DLQ_URL: { Ref: 'BrokerDeadLetterQueue' },
+            CONTROL_TABLE: { Ref: 'ControlTable' },
           }),
       ...s.runner,
       RUNNER_PROFILES: JSON.stringify(profiles),
@@ -331,6 +332,25 @@ function resources() {
           QueueName: `lambda-runner-${s.stage}-broker-dlq`,
           MessageRetentionPeriod: 1209600,
           SqsManagedSseEnabled: true,
+        },
+      },
+      // What every broker instance must agree on: runner starts per job attempt.
+      ControlTable: {
+        Type: 'AWS::DynamoDB::Table',
+        Properties: {
+          TableName: `lambda-runner-${s.stage}-control`,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: 'pk', AttributeType: 'S' },
+            { AttributeName: 'sk', AttributeType: 'S' },
+          ],
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          SSESpecification: { SSEEnabled: true },
         },
       },
       ...roles({

@@ -24,6 +24,26 @@ export class RunnerFailedError extends LambdaRunnerError {
   }
 }
 
+/** A version's environment was handed a second runner event: it serves none. */
+export class SecondJobError extends LambdaRunnerError {
+  constructor(runnerName: string, version: string | undefined) {
+    super(
+      `lambda-runner: runner ${runnerName} refused: version ${version} already served a job in this environment`,
+    );
+  }
+}
+
+/** Throws for the second runner event in the environment of a published version. */
+function oneJobGuard(version: string | undefined) {
+  let served = 0;
+  return (runnerName: string, log: Logger) => {
+    served += 1;
+    if (version === undefined || version === '$LATEST' || served === 1) return;
+    log.fatal({ runnerName, version }, 'a second job in a one-job environment');
+    throw new SecondJobError(runnerName, version);
+  };
+}
+
 /**
  * Builds the runner Lambda handler. At init it records what belongs in the sandbox; each
  * invocation validates the payload the broker sent, serves the job before `remaining time -
@@ -44,6 +64,9 @@ export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
     }));
   ready.catch(() => undefined); // reported by the first invocation
   const failAsError = env.RUNNER_FAIL_INVOCATION?.trim() !== 'false';
+  // A published version (isolation `version`) exists for one job: a second event in this
+  // environment means the pool handed a version out twice, and it is not served.
+  const refuseSecond = oneJobGuard(env.AWS_LAMBDA_FUNCTION_VERSION);
   let metrics: Metrics | undefined = options.metrics;
   return async (
     event: unknown,
@@ -51,6 +74,7 @@ export function createRunnerHandler(options: RunnerHandlerOptions = {}) {
   ): Promise<RunnerResult> => {
     const { config, sandbox, log } = await ready;
     const payload = parseRunnerPayload(event);
+    refuseSecond(payload.runnerName, log);
     metrics ??= createMetrics('runner');
     const deadline = Date.now() + context.getRemainingTimeInMillis() - config.deadlineMarginMs;
     const result = await runJob(payload, deadline, { config, sandbox, log, env, metrics });

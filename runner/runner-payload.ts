@@ -18,6 +18,8 @@ export type RunnerPayload = Omit<RunnerRequest, 'kind'> & {
   readonly runnerId?: number;
   readonly scope: 'repo' | 'org';
   readonly credential: RunnerCredential;
+  /** The runner function's version this runner alone runs in (isolation `version`). */
+  readonly functionVersion?: string;
 };
 
 /** Validates the runner's input; throws a TypeError naming every bad field. */

@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -6,6 +7,7 @@ export interface AwsClients {
   readonly lambda: LambdaClient;
   readonly secretsManager: SecretsManagerClient;
   readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
 }
 
 /**
@@ -16,6 +18,7 @@ export function createAwsClients(): AwsClients {
   let lambda: LambdaClient | undefined;
   let secretsManager: SecretsManagerClient | undefined;
   let sqs: SQSClient | undefined;
+  let dynamodb: DynamoDBClient | undefined;
   return {
     get lambda() {
       lambda ??= new (loadSdk('@aws-sdk/client-lambda').LambdaClient)({});
@@ -28,6 +31,10 @@ export function createAwsClients(): AwsClients {
     get sqs() {
       sqs ??= new (loadSdk('@aws-sdk/client-sqs').SQSClient)({});
       return sqs;
+    },
+    get dynamodb() {
+      dynamodb ??= new (loadSdk('@aws-sdk/client-dynamodb').DynamoDBClient)({});
+      return dynamodb;
     },
   };
 }
@@ -42,6 +49,7 @@ export function loadSdk<T extends keyof Clients>(name: T): Clients[T] {
 }
 
 export interface Clients {
+  '@aws-sdk/client-dynamodb': typeof import('@aws-sdk/client-dynamodb');
   '@aws-sdk/client-lambda': typeof import('@aws-sdk/client-lambda');
   '@aws-sdk/client-secrets-manager': typeof import('@aws-sdk/client-secrets-manager');
   '@aws-sdk/client-sqs': typeof import('@aws-sdk/client-sqs');

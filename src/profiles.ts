@@ -10,6 +10,12 @@ export interface RunnerProfile {
   readonly group?: string;
   /** What starts its runners (the broker's executor kinds); `lambda` by default. */
   readonly executor?: string;
+  /**
+   * `version` (the deployed default): each runner event goes to a function version of its own,
+   * an execution environment no other job ever reaches. `shared`: warm environments serve one
+   * job after another (cleaned between jobs), for a single trust domain only.
+   */
+  readonly isolation?: 'version' | 'shared';
 }
 
 /** The default profile's labels: what the runner image carries (shared with deploy/profiles.js). */
@@ -61,6 +67,10 @@ function profileChecks(fields: Record<string, unknown>): [boolean, string][] {
     [[undefined, 'repo', 'org'].includes(fields.scope as string), 'scope must be "repo" or "org"'],
     [fields.group === undefined || typeof fields.group === 'string', 'group must be a string'],
     [fields.executor === undefined || isNonEmptyString(fields.executor), 'executor must be a name'],
+    [
+      [undefined, 'version', 'shared'].includes(fields.isolation as string),
+      'isolation must be "version" or "shared"',
+    ],
   ];
 }
 

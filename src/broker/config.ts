@@ -38,6 +38,14 @@ export interface BrokerConfig {
   readonly redeliveryMaxCalls: number;
   /** The broker's SQS dead-letter queue, replayed on the schedule. */
   readonly deadLetterQueueUrl?: string;
+  /** The stack's control table (DynamoDB): runner starts per job attempt, the version pool. */
+  readonly controlTable?: string;
+  /** A profile's isolation when it names none: `version` in a deployed stack. */
+  readonly isolation: 'version' | 'shared';
+  /** Fresh runner versions kept ready per function (isolation `version`). */
+  readonly environmentPoolSize: number;
+  /** The runner functions' deployment mark: versions published under another are stale. */
+  readonly deployment: string;
   /** Replays per dead letter at most. */
   readonly maxReplays: number;
   readonly logLevel: string;
@@ -69,11 +77,18 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     redeliveryMaxAttempts: read.int('REDELIVERY_MAX_ATTEMPTS', 3, 1),
     redeliveryMaxCalls: read.int('REDELIVERY_MAX_CALLS', 50, 1),
     deadLetterQueueUrl: read.string('BROKER_DLQ_URL'),
+    controlTable: read.string('CONTROL_TABLE'),
+    isolation: read.oneOf('RUNNER_ISOLATION', ['version', 'shared'], 'shared'),
+    environmentPoolSize: read.int('RUNNER_ENVIRONMENT_POOL', 2, 0),
+    deployment: read.text('RUNNER_DEPLOYMENT', 'local'),
     maxReplays: read.int('DEAD_LETTER_MAX_REPLAYS', 3, 1),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     runnerVersion: read.string('RUNNER_VERSION'),
     releasesApiUrl: read.text('RUNNER_RELEASES_API_URL', 'https://api.github.com'),
   };
+  const versioned = config.profiles.some((profile) => isVersioned(profile, config));
+  if (versioned && !config.controlTable)
+    read.problems.push('isolation "version" needs the control table (CONTROL_TABLE)');
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);
 }
@@ -95,4 +110,15 @@ function gitHubUrls(read: EnvReader): Pick<BrokerConfig, 'apiBaseUrl' | 'webBase
   const protocol = read.oneOf('GHE_PROTOCOL', ['https', 'http'], 'https');
   if (!host) return { apiBaseUrl: 'https://api.github.com', webBaseUrl: 'https://github.com' };
   return { apiBaseUrl: `${protocol}://${host}/api/v3`, webBaseUrl: `${protocol}://${host}` };
+}
+
+/** True when the profile's runners each get a function version of their own. */
+export function isVersioned(
+  profile: RunnerProfile,
+  config: Pick<BrokerConfig, 'isolation'>,
+): boolean {
+  return (
+    (profile.executor ?? 'lambda') === 'lambda' &&
+    (profile.isolation ?? config.isolation) === 'version'
+  );
 }

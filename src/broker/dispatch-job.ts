@@ -4,7 +4,9 @@ import type { RunnerProfile } from '../profiles';
 import type { RunnerRequest } from '../runner-request';
 import { seal } from '../seal';
 import type { RunnerCredential, RunnerPayload } from '../../runner/runner-payload';
-import type { BrokerConfig } from './config';
+import { isVersioned, type BrokerConfig } from './config';
+import type { EnvironmentPool } from './environments';
+import type { ControlTable } from './control-table';
 import { DuplicateRunnerError } from './errors';
 import { executorFor, type Executors } from './executors';
 import type { GitHubClient } from './github-client';
@@ -30,6 +32,10 @@ export interface BrokerDeps {
   readonly groupIds?: Map<string, number>;
   /** Where the broker's figures are counted (CloudWatch EMF). */
   readonly metrics?: Metrics;
+  /** The stack's control table: runner starts per job attempt (absent in local mode). */
+  readonly control?: ControlTable;
+  /** Runner function versions, one per runner (isolation `version`). */
+  readonly environments?: EnvironmentPool;
 }
 
 /** The runner's name on GitHub: one per job, attempt and dispatch, so a replay gets 409. */
@@ -66,20 +72,51 @@ export async function dispatchJob(
     log.info({ decision: 'not-queued', status }, `no runner: the job is ${status}`);
     return 'not-queued';
   }
+  if (deps.control && !(await deps.control.countStart(request, deps.config.maxDispatches))) {
+    log.warn({ decision: 'limit' }, 'no runner: this job attempt has had all its runners');
+    return 'limit';
+  }
   const target = targetOf(request, deps.config);
-  let registered: { credential: RunnerCredential; runnerId?: number };
   try {
-    registered = await register(request, name, target, client, deps);
+    const registered = await register(request, name, target, client, deps);
+    const placed = await place(profile as RunnerProfile, name, registered, {
+      client,
+      target,
+      log,
+      deps,
+    });
+    const payload = seal<RunnerPayload>(
+      {
+        ...request,
+        kind: 'runner',
+        runnerName: name,
+        scope: target.scope,
+        ...registered,
+        ...placed,
+      },
+      deps.sealKey,
+    );
+    await start(payload, profile as RunnerProfile, { client, target, log, deps });
+    await refill(profile as RunnerProfile, placed, log, deps);
+    logStarted(request, registered.runnerId, log, deps);
+    return 'started';
   } catch (error) {
+    // No runner came of it: the start is not counted.
+    await deps.control
+      ?.uncountStart(request)
+      .catch((uncount: unknown) => log.error({ err: uncount }, 'could not take the start back'));
     if (!(error instanceof DuplicateRunnerError)) throw error;
     log.info({ decision: 'duplicate' }, 'no runner: GitHub already has a runner by this name');
     return 'duplicate';
   }
-  const payload = seal<RunnerPayload>(
-    { ...request, kind: 'runner', runnerName: name, scope: target.scope, ...registered },
-    deps.sealKey,
-  );
-  await start(payload, profile as RunnerProfile, { client, target, log, deps });
+}
+
+function logStarted(
+  request: RunnerRequest,
+  runnerId: number | undefined,
+  log: Logger,
+  deps: BrokerDeps,
+): void {
   const waitingMs = request.jobCreatedAt ? Date.now() - Date.parse(request.jobCreatedAt) : NaN;
   recordBroker(
     deps.metrics,
@@ -87,8 +124,7 @@ export async function dispatchJob(
     request.dispatch > 1 ? 'redispatch' : 'first',
     waitingMs,
   );
-  log.info({ decision: 'started', runnerId: registered.runnerId, waitingMs }, 'runner started');
-  return 'started';
+  log.info({ decision: 'started', runnerId, waitingMs }, 'runner started');
 }
 
 function refuse(
@@ -148,24 +184,68 @@ async function groupIdFor(
   return id;
 }
 
+type StartContext = { client: GitHubClient; target: RunnerTarget; log: Logger; deps: BrokerDeps };
+
+/**
+ * Where the runner runs: for isolation `version`, a version of the profile's function that no
+ * other event reaches. If none can be had, the registration is deleted before the error goes up.
+ */
+async function place(
+  profile: RunnerProfile,
+  name: string,
+  registered: { runnerId?: number },
+  context: StartContext,
+): Promise<{ functionVersion?: string }> {
+  const { deps } = context;
+  if (!isVersioned(profile, deps.config)) return {};
+  if (!deps.environments)
+    throw new Error(
+      `lambda-runner: profile "${profile.name}" needs isolation, and no pool is set up`,
+    );
+  try {
+    return { functionVersion: await deps.environments.claim(profile.functionName, name) };
+  } catch (error) {
+    await forget(registered.runnerId, context);
+    throw error;
+  }
+}
+
+/** Publishes the versions the next dispatches will claim; a failure only costs them time. */
+async function refill(
+  profile: RunnerProfile,
+  placed: { functionVersion?: string },
+  log: Logger,
+  deps: BrokerDeps,
+): Promise<void> {
+  if (!placed.functionVersion) return;
+  await deps.environments
+    ?.refill(profile.functionName)
+    .catch((error: unknown) => log.warn({ err: error }, 'could not publish fresh environments'));
+}
+
+async function forget(runnerId: number | undefined, context: StartContext): Promise<void> {
+  if (runnerId === undefined) return;
+  await deleteRunner(context.client, context.target, runnerId).catch((cleanup: unknown) =>
+    context.log.error({ err: cleanup }, 'could not delete the registration of a failed start'),
+  );
+}
+
 /** Hands the payload to the executor; on failure, deletes the registration nobody will use. */
 async function start(
   payload: Parameters<ReturnType<typeof executorFor>>[0],
   profile: RunnerProfile,
-  context: { client: GitHubClient; target: RunnerTarget; log: Logger; deps: BrokerDeps },
+  context: StartContext,
 ): Promise<void> {
   try {
     await executorFor(context.deps.executors, profile)(payload, profile);
   } catch (error) {
-    if (payload.runnerId !== undefined) {
-      await deleteRunner(context.client, context.target, payload.runnerId).catch(
-        (cleanup: unknown) =>
-          context.log.error(
-            { err: cleanup },
-            'could not delete the registration of a failed start',
-          ),
-      );
-    }
+    await forget(payload.runnerId, context);
+    if (payload.functionVersion)
+      await context.deps.environments
+        ?.release(profile.functionName, payload.functionVersion)
+        .catch((cleanup: unknown) =>
+          context.log.error({ err: cleanup }, 'could not delete the version of a failed start'),
+        );
     throw error;
   }
 }

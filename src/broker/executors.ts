@@ -26,6 +26,8 @@ export function createLambdaExecutor({ lambda }: { lambda: Pick<LambdaClient, 's
       const output = await lambda.send(
         new InvokeCommand({
           FunctionName: profile.functionName,
+          // A version of its own (isolation `version`), else the function's shared environments.
+          ...(payload.functionVersion ? { Qualifier: payload.functionVersion } : {}),
           InvocationType: 'Event',
           Payload: Buffer.from(JSON.stringify(payload)),
         }),

@@ -10,8 +10,10 @@ import { redeliverFailed } from './redeliver';
 import { replayDeadLetters } from './replay-dead-letters';
 import { resolveAppCredentials } from './app-credentials';
 import { checkRunnerCurrency, isDailyRun } from './runner-currency';
-import { loadBrokerConfig, type BrokerConfig } from './config';
+import { isVersioned, loadBrokerConfig, type BrokerConfig } from './config';
+import { createEnvironmentPool, type EnvironmentPool } from './environments';
 import { dispatchJob } from './dispatch-job';
+import { dynamoControlTable } from './control-table';
 import { createLambdaExecutor, type Executors } from './executors';
 import { createAppClient, createGitHubClients } from './github-client';
 import { sweepRunners } from './janitor';
@@ -20,7 +22,7 @@ import { settleRunner, type DestinationRecord } from './settle-runner';
 export interface BrokerOptions {
   readonly env?: Env;
   readonly config?: BrokerConfig;
-  readonly clients?: Partial<Pick<AwsClients, 'sqs'>> &
+  readonly clients?: Partial<Pick<AwsClients, 'sqs' | 'dynamodb'>> &
     Pick<AwsClients, 'lambda' | 'secretsManager'>;
   /** Where the broker's failed events wait; by default its SQS queue (`BROKER_DLQ_URL`). */
   readonly deadLetters?: DeadLetters;
@@ -131,6 +133,11 @@ async function prepare(
     sealKey: deriveSealKey(secret),
     groupIds: new Map<string, number>(),
     metrics: options.metrics ?? createMetrics('broker'),
+    control:
+      config.controlTable && clients.dynamodb
+        ? dynamoControlTable({ dynamodb: clients.dynamodb, tableName: config.controlTable })
+        : undefined,
+    environments: environmentPool(config, clients, log),
     deadLetters:
       options.deadLetters ??
       (config.deadLetterQueueUrl && clients.sqs
@@ -140,6 +147,37 @@ async function prepare(
 }
 
 type Ready = Awaited<ReturnType<typeof prepare>>;
+
+/** The version pool, when some profile runs each job in a version of its own. */
+function environmentPool(
+  config: BrokerConfig,
+  clients: NonNullable<BrokerOptions['clients']>,
+  log: Logger,
+): EnvironmentPool | undefined {
+  const versioned = config.profiles.some((profile) => isVersioned(profile, config));
+  if (!versioned || !config.controlTable || !clients.dynamodb) return undefined;
+  return createEnvironmentPool({
+    lambda: clients.lambda,
+    dynamodb: clients.dynamodb,
+    tableName: config.controlTable,
+    size: config.environmentPoolSize,
+    deployment: config.deployment,
+    lifetimeMs: config.runnerEventLifetimeMs,
+    log,
+  });
+}
+
+/** Each versioned profile's leaked versions deleted, and its fresh ones published. */
+async function tendEnvironments(deps: Ready) {
+  const report: Record<string, { deleted: number; published: number }> = {};
+  if (!deps.environments) return report;
+  for (const profile of deps.config.profiles.filter((p) => isVersioned(p, deps.config))) {
+    const { deleted } = await deps.environments.sweep(profile.functionName);
+    const published = await deps.environments.refill(profile.functionName);
+    report[profile.name] = { deleted, published };
+  }
+  return report;
+}
 
 /**
  * The schedule: orphan registrations, failed webhook deliveries, dead letters, and once a day
@@ -182,6 +220,7 @@ async function schedule(deps: Ready, event: unknown) {
         log: deps.log,
         metrics: deps.metrics,
       }),
+    environments: () => tendEnvironments(deps),
     replays: async () =>
       deps.deadLetters
         ? replayDeadLetters(deps.deadLetters, {

@@ -61,6 +61,7 @@ export async function settleRunner(
   const client = deps.github(payload.installationId);
   const target = targetOf(payload, deps.config);
   const registration = await removeUnlessBusy(client, target, payload, log);
+  await retireVersion(payload, deps, log);
   const status = await readJobStatus(client, payload);
   const condition = record.requestContext?.condition ?? 'unknown';
   log.info({ condition, registration, jobStatus: status }, 'runner settled');
@@ -73,10 +74,29 @@ export async function settleRunner(
   return { runnerName: payload.runnerName, registration, redispatch };
 }
 
+/** The runner's own version served its one job: it goes (the schedule sweeps any left). */
+async function retireVersion(payload: RunnerPayload, deps: BrokerDeps, log: Logger) {
+  const profile = deps.config.profiles.find((candidate) => candidate.name === payload.profile);
+  if (!payload.functionVersion || !profile || !deps.environments) return;
+  await deps.environments
+    .release(profile.functionName, payload.functionVersion)
+    .catch((error: unknown) =>
+      log.warn({ err: error, version: payload.functionVersion }, 'could not delete the version'),
+    );
+}
+
 /** The dispatch request for the job's next runner: the job's fields alone, one dispatch on. */
 function nextDispatch(payload: RunnerPayload): RunnerRequest {
-  const job: Partial<RunnerPayload & { mac: string }> = { ...payload };
-  for (const field of ['runnerName', 'runnerId', 'credential', 'mac'] as const) delete job[field];
+  const job: Partial<RunnerPayload & { mac: string; sealedAt: number }> = { ...payload };
+  for (const field of [
+    'runnerName',
+    'runnerId',
+    'credential',
+    'functionVersion',
+    'sealedAt',
+    'mac',
+  ] as const)
+    delete job[field];
   return {
     ...(job as Omit<RunnerRequest, 'kind'>),
     kind: 'dispatch',

@@ -103,6 +103,10 @@ function rows(stack: Stack): [string, Request][] {
     ['purge the dead-letter queue', { action: 'sqs:PurgeQueue', resource: dlq }],
     ['send to the dead-letter queue', { action: 'sqs:SendMessage', resource: dlq }],
     [
+      "reset the control table's counts",
+      { action: 'dynamodb:DeleteItem', resource: stack.arn('ControlTable') },
+    ],
+    [
       "delete the broker's log group",
       {
         action: 'logs:DeleteLogGroup',
@@ -253,7 +257,7 @@ describe('the runner (job) role, evaluated', () => {
     const mustBeDenied = [...evaluated.keys()].filter(
       (label) => !ALWAYS_ALLOWED.includes(label) && !JOB_WORK.includes(label),
     );
-    expect(mustBeDenied).toHaveLength(25);
+    expect(mustBeDenied).toHaveLength(26);
     for (const label of mustBeDenied)
       expect([label, evaluated.get(label)]).toEqual([label, ['denied', 'denied', 'denied']]);
   });
@@ -368,6 +372,7 @@ describe('a planted fault', () => {
       'map events onto the broker',
       "change the HTTP API's stage (throttling, access log)",
       "disable the broker's schedule",
+      "reset the control table's counts",
     ])
       expect([label, await decide(stack, label)]).toEqual([label, 'Allowed']);
     // The secrets' own policies still hold: reading the App key is refused by them alone.

@@ -25,6 +25,7 @@ import {
   tail,
   type Stage,
 } from './local-stack';
+import { startDynamo } from '../support/dynalite';
 
 const root = path.resolve(__dirname, '../..');
 const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-chaos-'));
@@ -37,6 +38,8 @@ const MAX_REDELIVERIES = 3;
 
 const fake = new FakeGitHub(appKeys.publicKey, '4242');
 let prism: Stage | undefined;
+// The control table, as the stack has it: runner starts per job attempt (dynalite).
+let dynamo: Awaited<ReturnType<typeof startDynamo>> | undefined;
 let offline: Stage | undefined;
 let front: { url: string; close: () => Promise<void> } | undefined;
 let lambdaUrl = '';
@@ -161,7 +164,10 @@ beforeAll(async () => {
   prism = started.stage;
   front = await startFrontDoor(started.url);
   const files = { sourceDir, workRoot: path.join(base, 'work'), recordFile, scenariosFile };
+  dynamo = await startDynamo();
   const env = stackEnvironment(front.url, files, {
+    CONTROL_TABLE: dynamo.tableName,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     // Longer than the deadline: a runner that gets no job is stopped by the deadline (30 s of
     // serverless offline's 900; generous, since a hundred fake listeners share two cores).
     RUNNER_IDLE_TIMEOUT_SECONDS: '60',
@@ -183,6 +189,7 @@ afterAll(async () => {
   proxy?.close();
   await stopStage(offline);
   await stopStage(prism);
+  await dynamo?.stop();
   await front?.close();
   await fake.stop();
   if (!process.env.E2E_KEEP) rmSync(base, { recursive: true, force: true });
@@ -306,9 +313,9 @@ describe('chaos: every fault, one burst, no job left waiting', () => {
     const neverRan = JOBS.filter((id) => (fake.jobsRun.get(id) ?? 0) === 0);
     const registrations = ours();
     const extraRunners = runs.length - JOBS.length;
-    // Each runner fault costs one more runner, always. A delivery that arrives again (a
-    // duplicate, or a redelivery that raced one still in flight) may cost one that finds no job,
-    // when its check saw the job still queued: never a second run of the job.
+    // Each runner fault costs one more runner, unless a spare one took its job. A delivery that
+    // arrives again (a duplicate, or a redelivery that raced one still in flight) may cost one
+    // that finds no job, when its check saw the job still queued: never a second run of the job.
     const explained =
       faults['the runner crashes before its job'].length +
       faults['the runner hits the deadline before its job'].length;
@@ -348,7 +355,9 @@ describe('chaos: every fault, one burst, no job left waiting', () => {
       waiting: [],
     });
     expect(registrations.map((r) => r.name)).toEqual([]);
-    expect(extraRunners).toBeGreaterThanOrEqual(explained);
+    // A runner that a repeated delivery started is bound to the job's labels, not to the job: it
+    // may take a job whose own runner failed, which then needs no runner of its own.
+    expect(extraRunners).toBeGreaterThanOrEqual(explained - (mayExplain - explained));
     expect(extraRunners).toBeLessThanOrEqual(mayExplain);
     expect(Math.max(0, ...byGuid.values())).toBeLessThanOrEqual(MAX_REDELIVERIES);
     expect(byGuid.size).toBeGreaterThanOrEqual(refused.length);

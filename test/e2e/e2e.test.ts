@@ -20,6 +20,7 @@ import {
   tail,
   type Stage,
 } from './local-stack';
+import { startDynamo } from '../support/dynalite';
 
 const root = path.resolve(__dirname, '../..');
 const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-e2e-'));
@@ -32,6 +33,8 @@ const scenarios: Record<string, string> = {};
 
 const fake = new FakeGitHub(appKeys.publicKey, '4242');
 let prism: Stage | undefined;
+// The control table, as the stack has it: runner starts per job attempt (dynalite).
+let dynamo: Awaited<ReturnType<typeof startDynamo>> | undefined;
 let offline: Stage | undefined;
 let front: { url: string; close: () => Promise<void> } | undefined;
 let webhookUrl = '';
@@ -50,7 +53,15 @@ beforeAll(async () => {
   const started = await startPrism(fake, logDir);
   prism = started.stage;
   front = await startFrontDoor(started.url);
-  env = stackEnvironment(front.url, { sourceDir, workRoot, recordFile, scenariosFile });
+  dynamo = await startDynamo();
+  env = stackEnvironment(
+    front.url,
+    { sourceDir, workRoot, recordFile, scenariosFile },
+    {
+      CONTROL_TABLE: dynamo.tableName,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    },
+  );
   const stack = await startOffline(env, logDir);
   offline = stack.stage;
   webhookUrl = stack.webhookUrl;
@@ -60,6 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopStage(offline);
   await stopStage(prism);
+  await dynamo?.stop();
   await front?.close();
   await fake.stop();
   if (!process.env.E2E_KEEP) rmSync(base, { recursive: true, force: true });

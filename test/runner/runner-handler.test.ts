@@ -204,6 +204,29 @@ describe('metrics (CloudWatch EMF)', () => {
   });
 });
 
+describe('one job per environment', () => {
+  it("in a published version's environment, serves one job and refuses a second", async () => {
+    const { handler, lines } = setup({ AWS_LAMBDA_FUNCTION_VERSION: '7' });
+    expect(await handler(payload, lambdaContext())).toMatchObject({ outcome: 'completed' });
+    const runsBefore = records().filter((entry) => (entry.argv as string[])?.[0] === 'run');
+    const second = { ...payload, runnerName: 'lambda-2002-1-1' };
+    await expect(handler(second, lambdaContext())).rejects.toThrow(
+      /runner lambda-2002-1-1 refused: version 7 already served a job in this environment/,
+    );
+    // No listener ran for it.
+    expect(records().filter((entry) => (entry.argv as string[])?.[0] === 'run')).toEqual(
+      runsBefore,
+    );
+    expect(lines.join('\n')).toContain('a second job in a one-job environment');
+  });
+
+  it('in $LATEST (isolation shared), serves one job after another', async () => {
+    const { handler } = setup({ AWS_LAMBDA_FUNCTION_VERSION: '$LATEST' });
+    expect(await handler(payload, lambdaContext())).toMatchObject({ outcome: 'completed' });
+    expect(await handler(payload, lambdaContext())).toMatchObject({ outcome: 'completed' });
+  });
+});
+
 describe('runners that end badly are stopped and cleaned', () => {
   const run = async (scenario: string, env: Record<string, string> = {}, ms?: number) => {
     const { handler } = setup({

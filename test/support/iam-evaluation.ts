@@ -34,6 +34,7 @@ const ARN: Record<string, (stack: Stack, id: string, p: Props) => string> = {
   'AWS::IAM::Role': (_, __, p) => `arn:aws:iam::${ACCOUNT}:role${p.Path ?? '/'}${p.RoleName}`,
   'AWS::KMS::Key': (stack, id) => regional('kms', `key/${stack.ref(id)}`),
   'AWS::SQS::Queue': (_, __, p) => regional('sqs', p.QueueName),
+  'AWS::DynamoDB::Table': (_, __, p) => regional('dynamodb', `table/${p.TableName}`),
   'AWS::Events::Rule': (stack, id) => regional('events', `rule/${stack.ref(id)}`),
   'AWS::Lambda::Function': (_, __, p) => regional('lambda', `function:${p.FunctionName}`),
   'AWS::Logs::LogGroup': (_, __, p) => regional('logs', `log-group:${p.LogGroupName}:*`),

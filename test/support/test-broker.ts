@@ -11,7 +11,11 @@ export const GITHUB_API = 'https://api.github.com';
  * The broker handler with `env`, SDK clients for aws-sdk-client-mock to answer, a captured log,
  * and GitHub's retry back-off shrunk for tests.
  */
-export function testBroker(env: Record<string, string>, executors?: BrokerOptions['executors']) {
+export function testBroker(
+  env: Record<string, string>,
+  executors?: BrokerOptions['executors'],
+  clients: Partial<NonNullable<BrokerOptions['clients']>> = {},
+) {
   const captured = captureLog();
   const handler = createBrokerHandler({
     env,
@@ -19,6 +23,7 @@ export function testBroker(env: Record<string, string>, executors?: BrokerOption
       lambda: new LambdaClient({ region: 'us-east-1' }),
       secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
       sqs: new SQSClient({ region: 'us-east-1' }),
+      ...clients,
     },
     ...(executors ? { executors } : {}),
     log: captured.log,

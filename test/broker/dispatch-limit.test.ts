@@ -1,0 +1,129 @@
+import nock from 'nock';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { deriveSealKey, seal } from '../../src/seal';
+import type { RunnerPayload } from '../../runner/runner-payload';
+import { dispatchRequest } from '../support/dispatch-request';
+import { startDynamo } from '../support/dynalite';
+import { appKeys, encodeJitConfig } from '../support/github-app';
+import { GITHUB_API, testBroker } from '../support/test-broker';
+import { TEST_SECRET } from '../support/webhook-events';
+
+// A job that can invoke the broker replays its own runner's destination record, again and again
+// and all at once. Each replay finds its runner gone and the job still queued, so each asks for
+// another runner. The control table (here dynalite, a DynamoDB implementation) counts starts per
+// job attempt with a conditional write: three at most, whatever arrives.
+const lambdaMock = mockClient(LambdaClient);
+const key = deriveSealKey(TEST_SECRET);
+const request = dispatchRequest({ labels: ['self-hosted', 'lambda-runner'] });
+const PROFILES = JSON.stringify([
+  { name: 'default', labels: request.labels, functionName: 'runner-default' },
+]);
+
+let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+beforeAll(async () => {
+  nock.disableNetConnect();
+  nock.enableNetConnect('127.0.0.1');
+  dynamo = await startDynamo();
+});
+afterAll(async () => {
+  nock.enableNetConnect();
+  await dynamo.stop();
+});
+beforeEach(() => {
+  nock.cleanAll();
+  lambdaMock.reset();
+  lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
+});
+
+/** GitHub as the attack sees it: the job waits, every runner is gone, registrations succeed. */
+function gitHubWhereEveryRunnerIsGone() {
+  let id = 600;
+  nock(GITHUB_API)
+    .persist()
+    .post(/\/app\/installations\/\d+\/access_tokens/)
+    .reply(201, { token: 'ghs_x', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .get('/repos/acme/app/actions/jobs/1001')
+    .reply(200, { id: 1001, status: 'queued' })
+    .get(/\/repos\/acme\/app\/actions\/runners\/\d+/)
+    .reply(404, {})
+    .post('/repos/acme/app/actions/runners/generate-jitconfig')
+    .reply(201, () => {
+      id += 1;
+      return { runner: { id }, encoded_jit_config: encodeJitConfig(id, 'x') };
+    });
+}
+
+const broker = (env: Record<string, string>) =>
+  testBroker(
+    {
+      APP_ID: '4242',
+      PRIVATE_KEY: appKeys.privateKey,
+      WEBHOOK_SECRET: TEST_SECRET,
+      RUNNER_PROFILES: PROFILES,
+      ...env,
+    },
+    undefined,
+    { dynamodb: dynamo.client },
+  );
+
+const record = (requestPayload: unknown) => ({
+  requestContext: { condition: 'Success' },
+  requestPayload,
+  responsePayload: {},
+});
+
+const started = () =>
+  lambdaMock
+    .commandCalls(InvokeCommand)
+    .map(
+      (call) =>
+        JSON.parse(
+          Buffer.from(call.args[0].input.Payload as Uint8Array).toString(),
+        ) as RunnerPayload,
+    );
+
+async function replayAttack(env: Record<string, string>, runAttempt: number) {
+  gitHubWhereEveryRunnerIsGone();
+  const { handler } = broker(env);
+  const first = { ...request, runAttempt };
+  await expect(handler(seal(first, key))).resolves.toEqual({ result: 'started' });
+  const own = started()[0]!;
+  // Five replays in a row, then ten at once.
+  for (let i = 0; i < 5; i += 1) await handler(record(own));
+  await Promise.all(Array.from({ length: 10 }, () => handler(record(own))));
+  return started();
+}
+
+it('starts three runners at most for one job attempt, however often its record is replayed', async () => {
+  const runners = await replayAttack({ CONTROL_TABLE: dynamo.tableName }, 1);
+  expect(runners).toHaveLength(3);
+});
+
+it('without the control table the same replays start a runner each (what the table prevents)', async () => {
+  const runners = await replayAttack({}, 2);
+  expect(runners.length).toBeGreaterThan(10);
+});
+
+it('a start that GitHub refuses as a duplicate is not counted', async () => {
+  nock(GITHUB_API)
+    .persist()
+    .post(/\/app\/installations\/\d+\/access_tokens/)
+    .reply(201, { token: 'ghs_x', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .get('/repos/acme/app/actions/jobs/1001')
+    .reply(200, { id: 1001, status: 'queued' });
+  nock(GITHUB_API)
+    .post('/repos/acme/app/actions/runners/generate-jitconfig')
+    .times(5)
+    .reply(409, { message: 'Already exists' });
+  const { handler } = broker({ CONTROL_TABLE: dynamo.tableName });
+  const attempt = { ...request, runAttempt: 3 };
+  // The same dispatch request five times: GitHub already has its runner each time.
+  for (let i = 0; i < 5; i += 1)
+    await expect(handler(seal(attempt, key))).resolves.toEqual({ result: 'duplicate' });
+  // None was counted, so the job attempt still gets its runner.
+  nock(GITHUB_API)
+    .post('/repos/acme/app/actions/runners/generate-jitconfig')
+    .reply(201, { runner: { id: 700 }, encoded_jit_config: encodeJitConfig(700, 'x') });
+  await expect(handler(seal(attempt, key))).resolves.toEqual({ result: 'started' });
+});

@@ -1,0 +1,54 @@
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- dynalite ships no types
+const dynalite = require('dynalite') as (
+  options: Record<string, number>,
+) => import('node:http').Server;
+
+/** The control table's key schema, as the stack creates it. */
+export const CONTROL_TABLE_SCHEMA = {
+  AttributeDefinitions: [
+    { AttributeName: 'pk', AttributeType: 'S' as const },
+    { AttributeName: 'sk', AttributeType: 'S' as const },
+  ],
+  KeySchema: [
+    { AttributeName: 'pk', KeyType: 'HASH' as const },
+    { AttributeName: 'sk', KeyType: 'RANGE' as const },
+  ],
+};
+
+/**
+ * A DynamoDB (dynalite, a DynamoDB implementation) on a loopback port, in memory, with the
+ * control table created; `stop` closes it.
+ */
+export async function startDynamo(tableName = 'control'): Promise<{
+  client: DynamoDBClient;
+  endpoint: string;
+  tableName: string;
+  stop: () => Promise<void>;
+}> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      ...CONTROL_TABLE_SCHEMA,
+    }),
+  );
+  return {
+    client,
+    endpoint,
+    tableName,
+    stop: async () => {
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
