@@ -31,6 +31,8 @@ export interface BrokerOptions {
   readonly executors?: Executors;
   readonly retryAfterBaseValue?: number;
   readonly metrics?: Metrics;
+  /** The clock the version pool waits on (Lambda's control plane); real time by default. */
+  readonly controlPlaneClock?: { now(): number; sleep(ms: number): Promise<void> };
 }
 
 /** GitHub cancels a job that waited 24 hours: a dispatch request older than that serves none. */
@@ -137,7 +139,7 @@ async function prepare(
       config.controlTable && clients.dynamodb
         ? dynamoControlTable({ dynamodb: clients.dynamodb, tableName: config.controlTable })
         : undefined,
-    environments: environmentPool(config, clients, log),
+    environments: environmentPool(config, clients, log, options.controlPlaneClock),
     deadLetters:
       options.deadLetters ??
       (config.deadLetterQueueUrl && clients.sqs
@@ -153,6 +155,7 @@ function environmentPool(
   config: BrokerConfig,
   clients: NonNullable<BrokerOptions['clients']>,
   log: Logger,
+  clock: BrokerOptions['controlPlaneClock'],
 ): EnvironmentPool | undefined {
   const versioned = config.profiles.some((profile) => isVersioned(profile, config));
   if (!versioned || !config.controlTable || !clients.dynamodb) return undefined;
@@ -164,6 +167,7 @@ function environmentPool(
     deployment: config.deployment,
     lifetimeMs: config.runnerEventLifetimeMs,
     log,
+    ...(clock ? { now: clock.now, sleep: clock.sleep } : {}),
   });
 }
 
