@@ -72,6 +72,11 @@ const PARAMETERS = {
     check: intRange(1, 100),
     about: 'broker functions that may run at once: kept for dispatching whatever jobs do',
   },
+  environmentPoolSize: {
+    default: '2',
+    check: intRange(0, 20),
+    about: 'fresh runner versions kept ready per profile (one job per version)',
+  },
   apiThrottleRateLimit: {
     default: '50',
     check: intRange(1, 10000),

@@ -178,10 +178,24 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
       logs([brokerName]),
       readSecret(stage, 'github-app'),
       readSecret(stage, 'webhook-secret'),
+      // Each runner in a version of its own: invoke it, publish it, delete it once settled.
       {
         Effect: 'Allow',
         Action: 'lambda:InvokeFunction',
-        Resource: runnerNames.map(lambdaArn),
+        Resource: runnerNames.flatMap((name) => [lambdaArn(name), lambdaArn(`${name}:*`)]),
+      },
+      {
+        Effect: 'Allow',
+        Action: [
+          'lambda:GetFunctionConfiguration',
+          'lambda:UpdateFunctionConfiguration',
+          'lambda:PublishVersion',
+          'lambda:ListVersionsByFunction',
+          'lambda:GetFunctionEventInvokeConfig',
+          'lambda:PutFunctionEventInvokeConfig',
+          'lambda:DeleteFunction',
+        ],
+        Resource: runnerNames.flatMap((name) => [lambdaArn(name), lambdaArn(`${name}:*`)]),
       },
       // Its own failed events go there; the schedule reads them back to replay them.
       {

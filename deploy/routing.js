@@ -18,6 +18,7 @@ function profileList(stage, profiles) {
     functionName: runnerFunctionName(stage, profile),
     ...(profile.scope ? { scope: profile.scope } : {}),
     ...(profile.group ? { group: profile.group } : {}),
+    ...(profile.isolation ? { isolation: profile.isolation } : {}),
   }));
 }
 

@@ -8,6 +8,9 @@ const {
   functionLogicalId,
   runnerFunctionName,
 } = require('./profiles');
+const { createHash } = require('node:crypto');
+const { existsSync, readFileSync } = require('node:fs');
+const path = require('node:path');
 const { alarms, dashboard } = require('./monitoring');
 const { roles } = require('./roles');
 const { secrets } = require('./secrets');
@@ -158,6 +161,20 @@ function baseImageDigest() {
   return digest;
 }
 
+/**
+ * What the runner functions are made of, as a short mark: versions published under another mark
+ * (before a deploy changed the image, the release or the settings) are never handed a job.
+ * @param {unknown[]} runners @param {unknown} lock
+ */
+function runnerDeployment(runners, lock) {
+  const bundle = path.join(__dirname, '../dist/runner/index.js');
+  return createHash('sha256')
+    .update(JSON.stringify({ runners, lock }))
+    .update(existsSync(bundle) ? readFileSync(bundle) : '')
+    .digest('hex')
+    .slice(0, 16);
+}
+
 async function functions() {
   const s = settings();
   const lock = await runnerRelease();
@@ -184,10 +201,14 @@ async function functions() {
       },
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
     },
-    broker: brokerFunction(s, brokerName, profiles, lock.version),
   };
   for (const profile of s.profiles)
     result[functionKey(profile)] = runnerFunction(s, profile, runnerImage(s, profile));
+  const deployment = runnerDeployment(
+    s.profiles.map((profile) => result[functionKey(profile)]),
+    lock,
+  );
+  result.broker = brokerFunction(s, brokerName, profiles, lock.version, deployment);
   if (!s.offline) checkEnvironmentSizes(result);
   return result;
 }
@@ -198,7 +219,7 @@ async function functions() {
  * the runner release it was deployed with is behind GitHub's latest.
  * @param {Settings} s @param {string} name @param {unknown[]} profiles @param {string} runnerVersion
  */
-function brokerFunction(s, name, profiles, runnerVersion) {
+function brokerFunction(s, name, profiles, runnerVersion, deployment) {
   return {
     name,
     handler: s.offline ? 'offline/handlers.broker' : 'broker/index.handler',
@@ -223,6 +244,10 @@ function brokerFunction(s, name, profiles, runnerVersion) {
             WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
             BROKER_DLQ_URL: { Ref: 'BrokerDeadLetterQueue' },
             CONTROL_TABLE: { Ref: 'ControlTable' },
+            // One job per execution environment: a version of its runner function each.
+            RUNNER_ISOLATION: 'version',
+            RUNNER_ENVIRONMENT_POOL: s.params.environmentPoolSize,
+            RUNNER_DEPLOYMENT: deployment,
           }),
       ...s.runner,
       RUNNER_PROFILES: JSON.stringify(profiles),

@@ -23,6 +23,16 @@ const HINTS: Record<string, string> = {
     'drop the labels no profile offers from `runs-on`, or add a profile (RUNNER_PROFILES / deploy/runner-profiles.json) that offers them.',
 };
 
+/** What the profile's isolation means for this job and the jobs after it. */
+function isolationLine(profile: {
+  isolation?: 'version' | 'shared';
+  functionName: string;
+}): string {
+  if (profile.isolation === 'shared')
+    return `  isolation shared: it runs where earlier jobs of ${profile.functionName} ran, and later ones may run where it did; a job can take the next job's runner credential there (one trust domain only)`;
+  return '  isolation version: it runs in a function version of its own, an environment no other job ever reaches';
+}
+
 /**
  * Explains, in lines a person reads, whether a job gets a runner and why, with the same
  * decision code and configuration as the webhook, and what each profile lacks.
@@ -34,6 +44,7 @@ export function explainJob(input: ExplainInput, config: RoutingConfig): string[]
     return [
       `✔ a runner starts: profile "${decision.profile.name}" (function ${decision.profile.functionName})`,
       `  ${decision.reason}: [${labels.join(', ')}]`,
+      isolationLine(decision.profile),
     ];
   }
   const lines = [

@@ -94,6 +94,14 @@ function rows(stack: Stack): [string, Request][] {
     ],
     ['invoke the webhook', { action: 'lambda:InvokeFunction', resource: fn(own('webhook')) }],
     [
+      "invoke a runner version (another job's environment)",
+      { action: 'lambda:InvokeFunction', resource: fn(`${own('runner-default')}:42`) },
+    ],
+    [
+      'publish a runner version',
+      { action: 'lambda:PublishVersion', resource: fn(own('runner-default')) },
+    ],
+    [
       'write to the deployment bucket',
       {
         action: 's3:PutObject',
@@ -257,7 +265,7 @@ describe('the runner (job) role, evaluated', () => {
     const mustBeDenied = [...evaluated.keys()].filter(
       (label) => !ALWAYS_ALLOWED.includes(label) && !JOB_WORK.includes(label),
     );
-    expect(mustBeDenied).toHaveLength(26);
+    expect(mustBeDenied).toHaveLength(28);
     for (const label of mustBeDenied)
       expect([label, evaluated.get(label)]).toEqual([label, ['denied', 'denied', 'denied']]);
   });

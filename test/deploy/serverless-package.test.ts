@@ -60,6 +60,20 @@ describe('serverless package (default profile)', () => {
     );
   });
 
+  it('runs each job in a runner version of its own, with the control table and a deployment mark', () => {
+    const broker = template.Resources.BrokerLambdaFunction!.Properties.Environment.Variables;
+    expect(broker).toMatchObject({
+      RUNNER_ISOLATION: 'version',
+      RUNNER_ENVIRONMENT_POOL: '2',
+      CONTROL_TABLE: { Ref: 'ControlTable' },
+      RUNNER_DEPLOYMENT: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
+    expect(template.Resources.ControlTable!.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+  });
+
   it('has the runner function: image, 3008 MB, 900 s, 10 GB /tmp, reserved concurrency 10, no secret', () => {
     const runner = template.Resources.RunnerLambdaFunction!.Properties;
     expect(runner).toMatchObject({
@@ -355,7 +369,11 @@ describe('serverless package with runner profiles and parameters', () => {
     const invoke = statements(template, 'BrokerRole').find(
       (s) => s.Action === 'lambda:InvokeFunction',
     )!;
-    expect(asList(invoke.Resource)).toHaveLength(2);
+    // Each runner function and its versions (one per job), and nothing else.
+    expect(JSON.stringify(invoke.Resource)).toMatch(
+      /runner-default"[\s\S]*runner-default:\*"[\s\S]*runner-gpu-large"[\s\S]*runner-gpu-large:\*"/,
+    );
+    expect(asList(invoke.Resource)).toHaveLength(4);
     // Two runners and the broker.
     expect(byType(template, 'AWS::Lambda::EventInvokeConfig')).toHaveLength(3);
   });

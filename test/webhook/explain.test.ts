@@ -74,6 +74,27 @@ describe('lambda-runner explain: a job that gets a runner', () => {
     expect(text).toContain(
       '✔ a runner starts: profile "default" (function lambda-runner-prod-runner-default)',
     );
+    expect(text).toContain('isolation version: it runs in a function version of its own');
+  });
+
+  it('says plainly what a shared profile lets a job do to the jobs after it', () => {
+    const { code, text } = explain(
+      ['--labels', 'self-hosted,lambda-runner', '--repo', 'acme/app'],
+      {
+        RUNNER_PROFILES: JSON.stringify([
+          {
+            name: 'trusted',
+            labels: ['self-hosted', 'lambda-runner'],
+            functionName: 'lambda-runner-prod-runner-trusted',
+            isolation: 'shared',
+          },
+        ]),
+      },
+    );
+    expect(code).toBe(0);
+    expect(text).toMatch(
+      /isolation shared: it runs where earlier jobs of lambda-runner-prod-runner-trusted ran.*can take the next job's runner credential/,
+    );
   });
 
   it('prints usage for missing arguments', () => {
