@@ -9,7 +9,7 @@
 // It leaves the one call the runner needs: invoking its own broker, for destination records.
 
 /**
- * @typedef {{ stage: string, webhookName: string, runnerNames: string[], alarmTopic: boolean,
+ * @typedef {{ stage: string, webhookName: string, brokerName: string, runnerNames: string[], alarmTopic: boolean,
  *   httpApiAccessLogGroup: string }} GuardInput
  */
 
@@ -44,7 +44,7 @@ function stackResources({ stage, alarmTopic, httpApiAccessLogGroup }) {
     ...logGroupArns(httpApiAccessLogGroup),
     sub('arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApi}'),
     sub('arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApi}/*'),
-    { 'Fn::GetAtt': ['BrokerEventsRuleSchedule1', 'Arn'] },
+    { 'Fn::GetAtt': ['BrokerScheduleRule', 'Arn'] },
   ];
 }
 
@@ -53,7 +53,7 @@ function stackResources({ stage, alarmTopic, httpApiAccessLogGroup }) {
  * @param {GuardInput} input
  */
 function stackGuard(input) {
-  const { webhookName, runnerNames } = input;
+  const { webhookName, brokerName, runnerNames } = input;
   return [
     {
       Sid: 'NeverTouchThisStack',
@@ -69,11 +69,15 @@ function stackGuard(input) {
       Resource: functionArns('lambda-runner-*'),
     },
     {
-      // This stage's functions other than the broker are not a job's to start.
+      // This stage's functions other than the broker are not a job's to start, nor any alias
+      // or version of the broker (the schedule's alias runs its schedule).
       Sid: 'InvokeOnlyTheBroker',
       Effect: 'Deny',
       Action: 'lambda:InvokeFunction',
-      Resource: [webhookName, ...runnerNames].flatMap(functionArns),
+      Resource: [
+        ...[webhookName, ...runnerNames].flatMap(functionArns),
+        regional('lambda', `function:${brokerName}:*`),
+      ],
     },
     {
       // A mapping onto the broker would drain its dead-letter queue or feed it events.

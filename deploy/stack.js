@@ -175,6 +175,44 @@ function runnerDeployment(runners, lock) {
     .slice(0, 16);
 }
 
+const SCHEDULE_ALIAS = 'schedule';
+
+/**
+ * The broker's schedule: every 15 minutes, through an alias of its own. Any job may invoke the
+ * broker (its runner delivers destination records with the job's role), but not this alias, and
+ * the broker runs its schedule only for events that came through it.
+ */
+function scheduleResources() {
+  return {
+    BrokerScheduleAlias: {
+      Type: 'AWS::Lambda::Alias',
+      Properties: {
+        FunctionName: { Ref: 'BrokerLambdaFunction' },
+        FunctionVersion: '$LATEST',
+        Name: SCHEDULE_ALIAS,
+        Description: 'lambda-runner: the schedule alone invokes the broker through this alias',
+      },
+    },
+    BrokerScheduleRule: {
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        ScheduleExpression: 'rate(15 minutes)',
+        State: 'ENABLED',
+        Targets: [{ Arn: { Ref: 'BrokerScheduleAlias' }, Id: 'brokerSchedule' }],
+      },
+    },
+    BrokerSchedulePermission: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        FunctionName: { Ref: 'BrokerScheduleAlias' },
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': ['BrokerScheduleRule', 'Arn'] },
+      },
+    },
+  };
+}
+
 async function functions() {
   const s = settings();
   const lock = await runnerRelease();
@@ -245,6 +283,7 @@ function brokerFunction(s, name, profiles, runnerVersion, deployment) {
             BROKER_DLQ_URL: { Ref: 'BrokerDeadLetterQueue' },
             CONTROL_TABLE: { Ref: 'ControlTable' },
             // One job per execution environment: a version of its runner function each.
+            SCHEDULE_ALIAS: SCHEDULE_ALIAS,
             RUNNER_ISOLATION: 'version',
             RUNNER_ENVIRONMENT_POOL: s.params.environmentPoolSize,
             RUNNER_DEPLOYMENT: deployment,
@@ -258,7 +297,8 @@ function brokerFunction(s, name, profiles, runnerVersion, deployment) {
       // The broker refuses destination records of runner payloads sealed longer ago.
       RUNNER_EVENT_MAX_AGE_SECONDS: String(s.maximumEventAgeSeconds),
     },
-    events: [{ schedule: 'rate(15 minutes)' }],
+    // Deployed, the schedule invokes the broker's alias (scheduleResources), which no job may.
+    events: s.offline ? [{ schedule: 'rate(15 minutes)' }] : [],
   };
 }
 
@@ -387,6 +427,7 @@ function resources() {
         guard: {
           stage: s.stage,
           webhookName,
+          brokerName,
           runnerNames,
           alarmTopic: Boolean(s.alarmEmail),
           httpApiAccessLogGroup: `/aws/http-api/lambda-runner-${s.stage}`,
@@ -408,6 +449,7 @@ function resources() {
         runnerNames,
       }),
       ...alarmTopic(s),
+      ...(s.offline ? {} : scheduleResources()),
     },
     // The webhook's API stage: at most this many deliveries a second, whatever floods it.
     extensions: s.offline

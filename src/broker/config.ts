@@ -38,6 +38,11 @@ export interface BrokerConfig {
   readonly redeliveryMaxCalls: number;
   /** The broker's SQS dead-letter queue, replayed on the schedule. */
   readonly deadLetterQueueUrl?: string;
+  /**
+   * The alias the schedule's rule invokes (`schedule` in a deployed stack): a schedule event that
+   * arrives any other way (any job may invoke the broker itself) is refused.
+   */
+  readonly scheduleAlias?: string;
   /** The stack's control table (DynamoDB): runner starts per job attempt, the version pool. */
   readonly controlTable?: string;
   /** A profile's isolation when it names none: `version` in a deployed stack. */
@@ -78,6 +83,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     redeliveryMaxCalls: read.int('REDELIVERY_MAX_CALLS', 50, 1),
     deadLetterQueueUrl: read.string('BROKER_DLQ_URL'),
     controlTable: read.string('CONTROL_TABLE'),
+    scheduleAlias: read.string('SCHEDULE_ALIAS'),
     isolation: read.oneOf('RUNNER_ISOLATION', ['version', 'shared'], 'shared'),
     environmentPoolSize: read.int('RUNNER_ENVIRONMENT_POOL', 2, 0),
     deployment: read.text('RUNNER_DEPLOYMENT', 'local'),

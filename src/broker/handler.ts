@@ -77,37 +77,67 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
       });
     return ready;
   };
-  return async (event: unknown): Promise<unknown> => {
-    const problem = shapeProblem(event);
-    if (problem) {
-      log.warn({ decision: 'refused', problem }, `broker event refused: ${problem}`);
-      return { result: 'refused' };
-    }
-    const kind = kindOf(event);
-    if (kind === 'unknown') {
-      log.warn(
-        { decision: 'refused' },
-        'broker event refused: not a dispatch, destination or schedule',
-      );
-      return { result: 'refused' };
-    }
+  return async (event: unknown, context?: { invokedFunctionArn?: string }): Promise<unknown> => {
+    const kind = screen(event, log);
+    if (!kind) return { result: 'refused' };
     const deps = await getReady();
     if (kind === 'destination') return settleRunner(event as DestinationRecord, deps);
-    if (kind === 'schedule') return schedule(deps, event);
-    if (!isSealed(event, deps.sealKey)) {
-      log.warn(
-        { decision: 'refused' },
-        'dispatch request refused: it does not carry the webhook seal',
-      );
-      return { result: 'refused' };
-    }
-    const expired = sealExpiry(event, DISPATCH_LIFETIME_MS);
-    if (expired) {
-      log.warn({ decision: 'refused', problem: expired }, `dispatch request refused: ${expired}`);
-      return { result: 'refused' };
-    }
-    return { result: await dispatchJob(parseRunnerRequest(withoutMac(event)), deps) };
+    if (kind === 'schedule') return scheduleFromAlias(deps, event, context);
+    return dispatchSealed(deps, event);
   };
+}
+
+/** The event's kind, once its shape passed; undefined (and a log line) when refused. */
+function screen(event: unknown, log: Logger): Exclude<BrokerEvent, 'unknown'> | undefined {
+  const problem = shapeProblem(event);
+  if (problem) {
+    log.warn({ decision: 'refused', problem }, `broker event refused: ${problem}`);
+    return undefined;
+  }
+  const kind = kindOf(event);
+  if (kind !== 'unknown') return kind;
+  log.warn(
+    { decision: 'refused' },
+    'broker event refused: not a dispatch, destination or schedule',
+  );
+  return undefined;
+}
+
+/** The schedule's tasks, for an event that came through the schedule's alias. */
+async function scheduleFromAlias(
+  deps: Ready,
+  event: unknown,
+  context?: { invokedFunctionArn?: string },
+) {
+  const alias = deps.config.scheduleAlias;
+  if (alias && !context?.invokedFunctionArn?.endsWith(`:${alias}`)) {
+    deps.log.warn(
+      { decision: 'refused', invokedFunctionArn: context?.invokedFunctionArn },
+      "schedule event refused: it did not come through the schedule's alias",
+    );
+    return { result: 'refused' };
+  }
+  return schedule(deps, event);
+}
+
+/** A dispatch request the webhook sealed, not too old: its job gets a runner if it waits. */
+async function dispatchSealed(deps: Ready, event: unknown) {
+  if (!isSealed(event, deps.sealKey)) {
+    deps.log.warn(
+      { decision: 'refused' },
+      'dispatch request refused: it does not carry the webhook seal',
+    );
+    return { result: 'refused' };
+  }
+  const expired = sealExpiry(event, DISPATCH_LIFETIME_MS);
+  if (expired) {
+    deps.log.warn(
+      { decision: 'refused', problem: expired },
+      `dispatch request refused: ${expired}`,
+    );
+    return { result: 'refused' };
+  }
+  return { result: await dispatchJob(parseRunnerRequest(withoutMac(event)), deps) };
 }
 
 async function prepare(

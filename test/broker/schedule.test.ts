@@ -129,3 +129,59 @@ describe("the broker's schedule: orphan registrations", () => {
     expect(report.calls).toBeLessThanOrEqual(2);
   });
 });
+
+describe('schedule events only from the schedule', () => {
+  const scheduled = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
+  const broker = () => {
+    const captured = captureLog();
+    const handler = createBrokerHandler({
+      env: {
+        APP_ID: '4242',
+        PRIVATE_KEY: appKeys.privateKey,
+        WEBHOOK_SECRET: 'w',
+        SCHEDULE_ALIAS: 'schedule',
+      },
+      clients: {
+        secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
+        lambda: new LambdaClient({ region: 'us-east-1' }),
+      },
+      log: captured.log,
+      retryAfterBaseValue: 1,
+    });
+    return { handler, ...captured };
+  };
+  const arn = 'arn:aws:lambda:us-east-1:123456789012:function:lambda-runner-prod-broker';
+
+  it.each([
+    ['the unqualified function (what a job can invoke)', arn],
+    ['another qualifier', `${arn}:7`],
+    ['no context at all', undefined],
+  ])('a schedule event through %s is refused: no GitHub call', async (_name, invoked) => {
+    const { handler, lines } = broker();
+    // A forged schedule event, as often as a job likes: each would spend the App's rate limit.
+    for (let i = 0; i < 5; i += 1)
+      await expect(
+        handler(scheduled, invoked ? { invokedFunctionArn: invoked } : undefined),
+      ).resolves.toEqual({ result: 'refused' });
+    expect(lines.join('\n')).toContain(
+      "schedule event refused: it did not come through the schedule's alias",
+    );
+    expect(nock.pendingMocks()).toEqual([]);
+  });
+
+  it("runs for an event through the schedule's alias", async () => {
+    const { handler } = broker();
+    nock(API)
+      .get('/app/installations')
+      .query(true)
+      .reply(200, [])
+      .get('/app/hook/deliveries')
+      .query(true)
+      .reply(200, []);
+    const report = (await handler(scheduled, { invokedFunctionArn: `${arn}:schedule` })) as {
+      orphans: { examined: number };
+    };
+    expect(report.orphans.examined).toBe(0);
+    expect(nock.isDone()).toBe(true);
+  });
+});

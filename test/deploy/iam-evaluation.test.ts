@@ -98,6 +98,10 @@ function rows(stack: Stack): [string, Request][] {
       { action: 'lambda:InvokeFunction', resource: fn(`${own('runner-default')}:42`) },
     ],
     [
+      "invoke the broker's schedule alias",
+      { action: 'lambda:InvokeFunction', resource: fn(`${own('broker')}:schedule`) },
+    ],
+    [
       'publish a runner version',
       { action: 'lambda:PublishVersion', resource: fn(own('runner-default')) },
     ],
@@ -135,7 +139,7 @@ function rows(stack: Stack): [string, Request][] {
     ],
     [
       "disable the broker's schedule",
-      { action: 'events:DisableRule', resource: stack.arn('BrokerEventsRuleSchedule1') },
+      { action: 'events:DisableRule', resource: stack.arn('BrokerScheduleRule') },
     ],
     [
       'map events onto the broker',
@@ -265,7 +269,7 @@ describe('the runner (job) role, evaluated', () => {
     const mustBeDenied = [...evaluated.keys()].filter(
       (label) => !ALWAYS_ALLOWED.includes(label) && !JOB_WORK.includes(label),
     );
-    expect(mustBeDenied).toHaveLength(28);
+    expect(mustBeDenied).toHaveLength(29);
     for (const label of mustBeDenied)
       expect([label, evaluated.get(label)]).toEqual([label, ['denied', 'denied', 'denied']]);
   });

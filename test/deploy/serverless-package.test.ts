@@ -287,6 +287,21 @@ describe('serverless package (default profile)', () => {
     });
     const [[, rule]] = byType(template, 'AWS::Events::Rule') as [[string, any]];
     expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
+    // It invokes the broker's schedule alias (no job may), and the broker knows that alias.
+    expect(rule.Properties.Targets).toEqual([
+      { Arn: { Ref: 'BrokerScheduleAlias' }, Id: 'brokerSchedule' },
+    ]);
+    expect(template.Resources.BrokerScheduleAlias!.Properties).toMatchObject({
+      Name: 'schedule',
+      FunctionVersion: '$LATEST',
+    });
+    expect(template.Resources.BrokerSchedulePermission!.Properties).toMatchObject({
+      FunctionName: { Ref: 'BrokerScheduleAlias' },
+      Principal: 'events.amazonaws.com',
+    });
+    expect(
+      template.Resources.BrokerLambdaFunction!.Properties.Environment.Variables.SCHEDULE_ALIAS,
+    ).toBe('schedule');
     expect(template.Resources.JanitorLambdaFunction).toBeUndefined();
   });
   it('tags resources with the project and stage', () => {
