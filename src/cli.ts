@@ -6,7 +6,7 @@ import type { JobEvent } from './decide-job';
 import type { Env } from './env';
 import { ConfigError } from './errors';
 import { explainJob } from './explain';
-import { jobStory } from './job-story';
+import { jobStory, type LogSource } from './job-story';
 
 const HELP = `lambda-runner: ephemeral GitHub Actions runners on AWS Lambda
 
@@ -26,7 +26,12 @@ Deploy helpers: npm run deploy, npm run deploy:secrets, npm run deploy:webhook-u
 const EXPLAIN_HELP = `usage:
   lambda-runner explain --labels self-hosted,lambda-runner --repo owner/repo [--public] [--action queued] [--stage S]
   lambda-runner explain --payload delivery.json [--event workflow_job] [--stage S]
-  lambda-runner explain --logs exported.log --job <job id>
+  lambda-runner explain --logs webhook=w.log --logs broker=b.log --logs runner=r.log --job <job id>
+
+With --logs, give each function's exported log group as its own file, named by the function it
+came from (webhook=, broker=, runner=): a runner's log holds what its job printed, so webhook and
+broker steps are told only from their own logs. A file given without a name is read all the
+same, its steps marked "source unknown".
 
 Routing settings come from the deployed stage with --stage (deploy/stages/<S>.json, its
 parameters and profile file, exactly as deploy uses them), else from the environment, as on the
@@ -159,7 +164,7 @@ function parseExplainArgs(args: string[]) {
         action: { type: 'string', default: 'queued' },
         payload: { type: 'string' },
         event: { type: 'string', default: 'workflow_job' },
-        logs: { type: 'string' },
+        logs: { type: 'string', multiple: true },
         job: { type: 'string' },
         stage: { type: 'string' },
       },
@@ -216,22 +221,29 @@ function readPayload(file: string, event: string): JobEvent {
   return payload as JobEvent;
 }
 
-function story(file: string, job: string | undefined, print: (line: string) => void): number {
+function story(files: string[], job: string | undefined, print: (line: string) => void): number {
   if (!job || !/^\d+$/.test(job))
     throw new UsageError(
       `explain --logs: --job must be a job id (a number), got ${JSON.stringify(job ?? '')}`,
     );
-  let text: string;
+  const lines = jobStory(files.map(readLogFile), Number(job));
+  lines.forEach((line) => print(line));
+  return lines[0]?.startsWith('no log line') ? 1 : 0;
+}
+
+/** `[webhook|broker|runner=]file`: a log file and the function it was exported from. */
+function readLogFile(given: string): { source: LogSource; text: string } {
+  const tagged = /^(webhook|broker|runner)=(.+)$/.exec(given);
+  const [source, file] = tagged
+    ? [tagged[1] as LogSource, tagged[2]!]
+    : ['unknown' as const, given];
   try {
-    text = readFileSync(file, 'utf8');
+    return { source, text: readFileSync(file, 'utf8') };
   } catch (error) {
     throw new UsageError(
       `explain --logs ${file}: cannot read it (${(error as NodeJS.ErrnoException).code})`,
     );
   }
-  const lines = jobStory(text, Number(job));
-  lines.forEach((line) => print(line));
-  return lines[0]?.startsWith('no log line') ? 1 : 0;
 }
 
 function fromFlags(values: {

@@ -15,50 +15,90 @@ const BROKER_STEPS: Record<string, (record: LogRecord) => string> = {
     `broker: the job still waits: dispatched again (${String(r.outcome)})`,
 };
 
-const STEPS: [string, (record: LogRecord) => string | undefined][] = [
-  ['broker', (r) => BROKER_STEPS[String(r.msg)]?.(r)],
+/** Which function's log group a file was exported from; `unknown` for a file given untagged. */
+export type LogSource = 'webhook' | 'broker' | 'runner' | 'unknown';
+
+type Step = (record: LogRecord, source: LogSource) => string | undefined;
+
+/**
+ * What each kind of line tells, and from which functions it is believed. A runner's log group
+ * holds what its job printed too (a job can write to the runtime's output), so a webhook or
+ * broker step is told only from those functions' own logs, never from a runner's.
+ */
+const STEPS: [readonly LogSource[], Step][] = [
+  [['broker'], (r) => BROKER_STEPS[String(r.msg)]?.(r)],
   [
-    'no runner',
+    ['broker'],
     (r) => (String(r.msg).startsWith('no runner: ') ? `broker: ${String(r.msg)}` : undefined),
   ],
   [
-    'decision',
-    (r) =>
-      r.decision ? `webhook: ${r.decision}${r.reason ? ` (${String(r.reason)})` : ''}` : undefined,
+    ['webhook', 'broker'],
+    (r, source) =>
+      r.decision
+        ? `${source === 'broker' ? 'broker' : 'webhook'}: ${String(r.decision)}${r.reason ? ` (${String(r.reason)})` : ''}`
+        : undefined,
   ],
-  ['line', (r) => (typeof r.line === 'string' && r.line ? `listener: ${r.line}` : undefined)],
+  [['runner'], (r) => (typeof r.line === 'string' && r.line ? `listener: ${r.line}` : undefined)],
   [
-    'outcome',
+    ['runner'],
     (r) =>
       'outcome' in r
         ? `runner ended: ${String(r.outcome)}${r.error ? ` (${String(r.error)})` : ''}`
         : undefined,
   ],
   [
-    'other',
-    (r) =>
+    ['webhook', 'broker', 'runner'],
+    (r, source) =>
       r.level !== undefined && Number(r.level) >= 40
-        ? `${Number(r.level) >= 50 ? 'error' : 'warning'}: ${String(r.msg)}`
+        ? `${source}: ${Number(r.level) >= 50 ? 'error' : 'warning'}: ${String(r.msg)}`
         : undefined,
   ],
 ];
 
+/** The step a record tells; from an untagged file, marked as of unknown source. */
+function tell(record: LogRecord, source: LogSource): string | undefined {
+  if (source !== 'unknown') {
+    for (const [from, step] of STEPS) {
+      const told = from.includes(source) ? step(record, source) : undefined;
+      if (told) return told;
+    }
+    return undefined;
+  }
+  for (const [, step] of STEPS) {
+    const told = step(record, 'unknown');
+    if (told) return `${told}  [source unknown: anything a runner printed could say this]`;
+  }
+  return undefined;
+}
+
 /**
- * Tells the story of one job across both functions from exported log lines: the webhook's
- * decision, the broker's registration and settling, what the listener printed, and how it ended.
+ * Tells the story of one job across the functions from exported log lines: the webhook's
+ * decision, the broker's registration and settling, what the listener printed, and how it
+ * ended. Each input names the function whose log group it was exported from.
  */
-export function jobStory(text: string, jobId: number): string[] {
-  const records = text
-    .split('\n')
-    .map(parseRecord)
-    .filter((record): record is LogRecord => record !== undefined && Number(record.jobId) === jobId)
-    .sort((a, b) => (a.time ?? 0) - (b.time ?? 0));
+export function jobStory(
+  inputs: string | readonly { source: LogSource; text: string }[],
+  jobId: number,
+): string[] {
+  const files =
+    typeof inputs === 'string' ? [{ source: 'unknown' as const, text: inputs }] : inputs;
+  const records = files
+    .flatMap(({ source, text }) =>
+      text
+        .split('\n')
+        .map(parseRecord)
+        .filter(
+          (record): record is LogRecord => record !== undefined && Number(record.jobId) === jobId,
+        )
+        .map((record) => ({ record, source })),
+    )
+    .sort((a, b) => (a.record.time ?? 0) - (b.record.time ?? 0));
   if (records.length === 0)
     return [
       `no log line mentions job ${jobId}: was the delivery received? (check the webhook's logs and GitHub's delivery log)`,
     ];
-  return records.flatMap((record) => {
-    const step = STEPS.map(([, describe]) => describe(record)).find(Boolean);
+  return records.flatMap(({ record, source }) => {
+    const step = tell(record, source);
     return step ? [`${new Date(record.time ?? 0).toISOString()}  ${step}`] : [];
   });
 }

@@ -31,7 +31,11 @@ const TABLE: [string[], number, RegExp][] = [
   [['-h'], 0, /usage: lambda-runner <command>/],
   [[], 0, /usage: lambda-runner <command>/],
   [['--version'], 0, /^lambda-runner \d+\.\d+\.\d+/],
-  [['explain', '--help'], 0, /lambda-runner explain --logs exported\.log --job <job id>/],
+  [
+    ['explain', '--help'],
+    0,
+    /lambda-runner explain --logs webhook=w\.log --logs broker=b\.log --logs runner=r\.log --job <job id>/,
+  ],
   [['frobnicate'], 2, /unknown command "frobnicate"; run lambda-runner --help/],
   [['explain', '--nope'], 2, /explain: Unknown option '--nope'.*run lambda-runner explain --help/],
   [['explain', '--labels', 'lambda-runner'], 2, /--repo must be owner\/repo, got ""/],

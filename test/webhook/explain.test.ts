@@ -143,13 +143,73 @@ describe('lambda-runner explain --logs across the broker', () => {
       ].join('\n'),
     );
     const lines: string[] = [];
-    expect(main(['explain', '--logs', file, '--job', '7'], (line) => lines.push(line), {})).toBe(0);
+    expect(
+      main(['explain', '--logs', `broker=${file}`, '--job', '7'], (line) => lines.push(line), {}),
+    ).toBe(0);
     expect(lines.map((line) => line.replace(/^\S+\s+/, ''))).toEqual([
-      'webhook: failed',
+      'broker: failed',
       'broker: replay 1 failed; kept for the next run',
       'broker: replayed from its dead-letter queue ("started")',
       'broker: runner lambda-7-1-1 ended (RetriesExhausted); job queued',
       'broker: the job still waits: dispatched again (started)',
     ]);
+  });
+});
+
+describe('lambda-runner explain --logs: what a job printed is never told as the broker', () => {
+  const at = (ms: number, record: Record<string, unknown>) =>
+    JSON.stringify({ level: 30, time: Date.UTC(2026, 11, 2, 0, 0, 0, ms), jobId: 9, ...record });
+  // The job writes pino lines into its runner's output: a "registration deleted" of its making.
+  const forged = [
+    at(5, { msg: 'runner registration deleted' }),
+    at(6, {
+      runnerName: 'lambda-9-1-1',
+      condition: 'Success',
+      jobStatus: 'completed',
+      msg: 'runner settled',
+    }),
+    at(7, { decision: 'started', msg: 'runner started', runnerName: 'lambda-9-1-9', runnerId: 1 }),
+  ];
+  const runnerLog = [
+    at(2, { line: 'Running job: build' }),
+    ...forged,
+    at(8, { outcome: 'completed', msg: 'runner completed' }),
+  ].join('\n');
+  const brokerLog = at(1, {
+    decision: 'started',
+    runnerName: 'lambda-9-1-1',
+    runnerId: 42,
+    msg: 'runner started',
+  });
+  const tell = (...args: string[]) => {
+    const lines: string[] = [];
+    main(['explain', ...args, '--job', '9'], (line) => lines.push(line), {});
+    return lines.map((line) => line.replace(/^\S+\s+/, ''));
+  };
+
+  it("tells broker steps from the broker's log alone, and only listener and outcome from the runner's", () => {
+    const runner = path.join(dir, 'runner-9.log');
+    const broker = path.join(dir, 'broker-9.log');
+    writeFileSync(runner, runnerLog);
+    writeFileSync(broker, brokerLog);
+    expect(tell('--logs', `broker=${broker}`, '--logs', `runner=${runner}`)).toEqual([
+      'broker: runner lambda-9-1-1 registered (id 42) and started',
+      'listener: Running job: build',
+      'runner ended: completed',
+    ]);
+  });
+
+  it('marks every step of an untagged file as of unknown source', () => {
+    const merged = path.join(dir, 'merged-9.log');
+    writeFileSync(merged, `${brokerLog}\n${runnerLog}`);
+    const told = tell('--logs', merged);
+    expect(told).toContain(
+      'broker: registration deleted  [source unknown: anything a runner printed could say this]',
+    );
+    expect(
+      told
+        .filter((line) => line.startsWith('broker:'))
+        .every((line) => line.includes('[source unknown')),
+    ).toBe(true);
   });
 });
