@@ -6,7 +6,7 @@ const BROKER_STEPS: Record<string, (record: LogRecord) => string> = {
     `broker: runner ${String(r.runnerName)} registered (id ${String(r.runnerId ?? 'by name')}) and started`,
   'runner registration deleted': () => 'broker: registration deleted',
   'runner settled': (r) =>
-    `broker: runner ${String(r.runnerName)} ended (${String(r.condition ?? 'unknown')}); job ${String(r.jobStatus)}`,
+    `broker: runner ${String(r.runnerName)} ended (${String(r.condition ?? 'unknown')}); job ${String(r.jobStatus)}${r.jobConclusion ? `, ${String(r.jobConclusion)} (GitHub's word)` : ''}`,
   'dead letter replayed': (r) =>
     `broker: replayed from its dead-letter queue (${JSON.stringify(r.outcome)})`,
   'dead letter failed again: put back': (r) =>
@@ -43,7 +43,7 @@ const STEPS: [readonly LogSource[], Step][] = [
     ['runner'],
     (r) =>
       'outcome' in r
-        ? `runner ended: ${String(r.outcome)}${r.error ? ` (${String(r.error)})` : ''}`
+        ? `runner says it ended: ${String(r.outcome)}${r.jobResult ? `, job ${String(r.jobResult)}` : ''}${r.error ? ` (${String(r.error)})` : ''} (the job's own word)`
         : undefined,
   ],
   [

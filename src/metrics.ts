@@ -62,7 +62,7 @@ export function recordRunner(metrics: Metrics | undefined, figures: RunnerFigure
  */
 export function recordBroker(
   metrics: Metrics | undefined,
-  name: 'Redeliveries' | 'Replays' | 'Redispatches' | 'JobsWaitingMs',
+  name: 'Redeliveries' | 'Replays' | 'Redispatches' | 'JobsWaitingMs' | 'JobsConcluded',
   reason: string,
   value = 1,
 ): void {

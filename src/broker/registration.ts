@@ -23,13 +23,21 @@ export async function readJobStatus(
   client: GitHubClient,
   job: Pick<RunnerRequest, 'owner' | 'repo' | 'jobId'>,
 ): Promise<string> {
+  return (await readJob(client, job)).status;
+}
+
+/** The job as GitHub reports it: its status and, once completed, its conclusion. */
+export async function readJob(
+  client: GitHubClient,
+  job: Pick<RunnerRequest, 'owner' | 'repo' | 'jobId'>,
+): Promise<{ status: string; conclusion?: string }> {
   try {
     const { data } = await client.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}', {
       owner: job.owner,
       repo: job.repo,
       job_id: job.jobId,
     });
-    return data.status;
+    return { status: data.status, ...(data.conclusion ? { conclusion: data.conclusion } : {}) };
   } catch (error) {
     throw callError('job status', error);
   }

@@ -9,7 +9,7 @@ import {
   deleteRunner,
   findRunnerByName,
   getRunner,
-  readJobStatus,
+  readJob,
   type RunnerState,
   type RunnerTarget,
 } from './registration';
@@ -62,9 +62,8 @@ export async function settleRunner(
   const target = targetOf(payload, deps.config);
   const registration = await removeUnlessBusy(client, target, payload, log);
   await retireVersion(payload, deps, log);
-  const status = await readJobStatus(client, payload);
   const condition = record.requestContext?.condition ?? 'unknown';
-  log.info({ condition, registration, jobStatus: status }, 'runner settled');
+  const status = await jobOutcome(client, payload, { condition, registration, log, deps });
   if (status !== 'queued' || registration === 'busy') {
     return { runnerName: payload.runnerName, registration };
   }
@@ -72,6 +71,25 @@ export async function settleRunner(
   if (redispatch === 'started') recordBroker(deps.metrics, 'Redispatches', condition);
   log.info({ decision: 'redispatch', outcome: redispatch }, 'job still queued: dispatched again');
   return { runnerName: payload.runnerName, registration, redispatch };
+}
+
+/**
+ * The job's outcome as GitHub reports it (its conclusion), never as the runner reported it:
+ * logged with the settling, and counted (`JobsConcluded` by conclusion).
+ */
+async function jobOutcome(
+  client: GitHubClient,
+  payload: RunnerPayload,
+  settled: { condition: string; registration: string; log: Logger; deps: BrokerDeps },
+): Promise<string> {
+  const { status, conclusion } = await readJob(client, payload);
+  const { condition, registration, log, deps } = settled;
+  log.info(
+    { condition, registration, jobStatus: status, jobConclusion: conclusion },
+    'runner settled',
+  );
+  if (conclusion) recordBroker(deps.metrics, 'JobsConcluded', conclusion);
+  return status;
 }
 
 /** The runner's own version served its one job: it goes (the schedule sweeps any left). */

@@ -316,6 +316,22 @@ describe('the broker: runner destination records', () => {
     ).resolves.toMatchObject({ registration: 'gone' });
   });
 
+  it("records the job's conclusion as GitHub reports it, whatever the runner said", async () => {
+    const { handler, records } = broker();
+    const scope = github().get('/repos/acme/app/actions/runners/555').reply(404, {});
+    scope
+      .get('/repos/acme/app/actions/jobs/1001')
+      .reply(200, { id: 1001, status: 'completed', conclusion: 'failure' });
+    // The runner (so the job) claims success.
+    await handler(
+      record(sealedPayload(), 'Success', { outcome: 'completed', jobResult: 'Succeeded' }),
+    );
+    expect(records().find((r) => r.msg === 'runner settled')).toMatchObject({
+      jobStatus: 'completed',
+      jobConclusion: 'failure',
+    });
+  });
+
   it('never deletes a runner whose name is not the one it sealed', async () => {
     const { handler } = broker();
     const scope = github()

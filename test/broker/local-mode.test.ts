@@ -102,7 +102,7 @@ describe('local mode (npm start): webhook, broker and runner in one process', ()
       "listener: Current runner version: '2.330.0'",
       expect.stringMatching(/^listener: .*Listening for Jobs$/),
       'listener: Exiting...',
-      'runner ended: idle',
+      "runner says it ended: idle (the job's own word)",
       'broker: registration deleted',
       'broker: runner lambda-1001-1-1 ended (Success); job in_progress',
     ]);

@@ -195,7 +195,30 @@ describe('lambda-runner explain --logs: what a job printed is never told as the 
     expect(tell('--logs', `broker=${broker}`, '--logs', `runner=${runner}`)).toEqual([
       'broker: runner lambda-9-1-1 registered (id 42) and started',
       'listener: Running job: build',
-      'runner ended: completed',
+      "runner says it ended: completed (the job's own word)",
+    ]);
+  });
+
+  it("tells GitHub's conclusion beside what the runner claimed", () => {
+    const runner = path.join(dir, 'runner-9b.log');
+    const broker = path.join(dir, 'broker-9b.log');
+    writeFileSync(
+      runner,
+      at(3, { outcome: 'completed', jobResult: 'Succeeded', msg: 'runner completed' }),
+    );
+    writeFileSync(
+      broker,
+      at(4, {
+        runnerName: 'lambda-9-1-1',
+        condition: 'Success',
+        jobStatus: 'completed',
+        jobConclusion: 'failure',
+        msg: 'runner settled',
+      }),
+    );
+    expect(tell('--logs', `broker=${broker}`, '--logs', `runner=${runner}`)).toEqual([
+      "runner says it ended: completed, job Succeeded (the job's own word)",
+      "broker: runner lambda-9-1-1 ended (Success); job completed, failure (GitHub's word)",
     ]);
   });
 
