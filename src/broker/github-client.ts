@@ -32,11 +32,30 @@ export function createGitHubClients(
   return (installationId) => {
     let client = clients.get(installationId);
     if (!client) {
-      client = buildClient(options, installationId);
+      client = firstMintAlone(buildClient(options, installationId));
       clients.set(installationId, client);
     }
     return client;
   };
+}
+
+/**
+ * Requests wait for the client's first installation token before they take a throttle slot.
+ * The throttle lets 10 requests run at once, and a request waiting for its token holds its slot
+ * while the token's own request needs one: 10 concurrent first requests on a cold client (local
+ * mode serves events concurrently) would each hold a slot and wait for ever.
+ */
+function firstMintAlone(client: GitHubClient): GitHubClient {
+  let minted: Promise<unknown> | undefined;
+  client.hook.before('request', async (options) => {
+    if (String(options.url).endsWith('/access_tokens')) return;
+    minted ??= client.auth({ type: 'installation' }).catch((error: unknown) => {
+      minted = undefined; // the next request tries again
+      throw error;
+    });
+    await minted;
+  });
+  return client;
 }
 
 /** The App's own client (JWT): for App-level routes such as listing installations. */
