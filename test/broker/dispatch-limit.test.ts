@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { deriveSealKey, seal } from '../../src/seal';
 import type { RunnerPayload } from '../../runner/runner-payload';
 import { dispatchRequest } from '../support/dispatch-request';
-import { startDynamo } from '../support/dynalite';
+import { useDynamo } from '../support/dynalite';
 import { appKeys, encodeJitConfig } from '../support/github-app';
 import { GITHUB_API, testBroker } from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
@@ -20,16 +20,7 @@ const PROFILES = JSON.stringify([
   { name: 'default', labels: request.labels, functionName: 'runner-default' },
 ]);
 
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
-  dynamo = await startDynamo();
-});
-afterAll(async () => {
-  nock.enableNetConnect();
-  await dynamo.stop();
-});
+const dynamo = useDynamo();
 beforeEach(() => {
   nock.cleanAll();
   lambdaMock.reset();
@@ -64,7 +55,7 @@ const broker = (env: Record<string, string>) =>
       ...env,
     },
     undefined,
-    { dynamodb: dynamo.client },
+    { dynamodb: dynamo.current.client },
   );
 
 const record = (requestPayload: unknown) => ({
@@ -96,7 +87,7 @@ async function replayAttack(env: Record<string, string>, runAttempt: number) {
 }
 
 it('starts three runners at most for one job attempt, however often its record is replayed', async () => {
-  const runners = await replayAttack({ CONTROL_TABLE: dynamo.tableName }, 1);
+  const runners = await replayAttack({ CONTROL_TABLE: dynamo.current.tableName }, 1);
   expect(runners).toHaveLength(3);
 });
 
@@ -116,7 +107,7 @@ it('a start that GitHub refuses as a duplicate is not counted', async () => {
     .post('/repos/acme/app/actions/runners/generate-jitconfig')
     .times(5)
     .reply(409, { message: 'Already exists' });
-  const { handler } = broker({ CONTROL_TABLE: dynamo.tableName });
+  const { handler } = broker({ CONTROL_TABLE: dynamo.current.tableName });
   const attempt = { ...request, runAttempt: 3 };
   // The same dispatch request five times: GitHub already has its runner each time.
   for (let i = 0; i < 5; i += 1)

@@ -16,7 +16,7 @@ import { deriveSealKey, seal } from '../../src/seal';
 import type { RunnerPayload } from '../../runner/runner-payload';
 import { captureLog } from '../support/capture-log';
 import { dispatchRequest } from '../support/dispatch-request';
-import { startDynamo } from '../support/dynalite';
+import { useDynamo } from '../support/dynalite';
 import { FakeLambda, SimulatedClock } from '../support/fake-lambda';
 import { appKeys, encodeJitConfig } from '../support/github-app';
 import { GITHUB_API } from '../support/test-broker';
@@ -29,17 +29,7 @@ import { TEST_SECRET } from '../support/webhook-events';
 let stacks = 0;
 const key = deriveSealKey(TEST_SECRET);
 const lambdaMock = mockClient(LambdaClient);
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-
-beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
-  dynamo = await startDynamo();
-});
-afterAll(async () => {
-  nock.enableNetConnect();
-  await dynamo.stop();
-});
+const dynamo = useDynamo();
 
 /** The Lambda client answered by the model. */
 function wire(fake: FakeLambda) {
@@ -143,13 +133,13 @@ function stack(isolation: 'version' | 'shared') {
             isolation,
           },
         ]),
-        CONTROL_TABLE: dynamo.tableName,
+        CONTROL_TABLE: dynamo.current.tableName,
         RUNNER_DEPLOYMENT: 'd1',
       },
       clients: {
         lambda: new LambdaClient({ region: 'us-east-1' }),
         secretsManager: {} as never,
-        dynamodb: dynamo.client,
+        dynamodb: dynamo.current.client,
       },
       log: captured.log,
       retryAfterBaseValue: 1,

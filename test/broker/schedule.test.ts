@@ -25,10 +25,10 @@ beforeAll(() => nock.disableNetConnect());
 afterAll(() => nock.enableNetConnect());
 beforeEach(() => nock.cleanAll());
 
-/** The broker, driven by the EventBridge event its schedule sends. */
-function janitor(env: Record<string, string> = {}) {
+/** The broker with the App's settings and `env`, its log captured. */
+function scheduledBroker(env: Record<string, string> = {}) {
   const captured = captureLog();
-  const broker = createBrokerHandler({
+  const handler = createBrokerHandler({
     env: { APP_ID: '4242', PRIVATE_KEY: appKeys.privateKey, WEBHOOK_SECRET: 'w', ...env },
     clients: {
       secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
@@ -37,6 +37,12 @@ function janitor(env: Record<string, string> = {}) {
     log: captured.log,
     retryAfterBaseValue: 1,
   });
+  return { handler, ...captured };
+}
+
+/** The broker, driven by the EventBridge event its schedule sends. */
+function janitor(env: Record<string, string> = {}) {
+  const { handler: broker, ...captured } = scheduledBroker(env);
   // The schedule also walks the App's delivery log: an empty one here.
   const handler = async () => {
     nock(API).get('/app/hook/deliveries').query(true).reply(200, []);
@@ -132,24 +138,7 @@ describe("the broker's schedule: orphan registrations", () => {
 
 describe('schedule events only from the schedule', () => {
   const scheduled = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
-  const broker = () => {
-    const captured = captureLog();
-    const handler = createBrokerHandler({
-      env: {
-        APP_ID: '4242',
-        PRIVATE_KEY: appKeys.privateKey,
-        WEBHOOK_SECRET: 'w',
-        SCHEDULE_ALIAS: 'schedule',
-      },
-      clients: {
-        secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
-        lambda: new LambdaClient({ region: 'us-east-1' }),
-      },
-      log: captured.log,
-      retryAfterBaseValue: 1,
-    });
-    return { handler, ...captured };
-  };
+  const broker = () => scheduledBroker({ SCHEDULE_ALIAS: 'schedule' });
   const arn = 'arn:aws:lambda:us-east-1:123456789012:function:lambda-runner-prod-broker';
 
   it.each([

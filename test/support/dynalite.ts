@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import nock from 'nock';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- dynalite ships no types
 const dynalite = require('dynalite') as (
@@ -51,4 +52,22 @@ export async function startDynamo(tableName = 'control'): Promise<{
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * For a suite: a DynamoDB started before its tests and stopped after, with nock letting the
+ * SDK reach it (loopback) and nothing else. Read `.current` inside tests.
+ */
+export function useDynamo(): { current: Awaited<ReturnType<typeof startDynamo>> } {
+  const holder = {} as { current: Awaited<ReturnType<typeof startDynamo>> };
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+    holder.current = await startDynamo();
+  });
+  afterAll(async () => {
+    nock.enableNetConnect();
+    await holder.current.stop();
+  });
+  return holder;
 }
