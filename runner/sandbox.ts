@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { lstat, readdir, statfs, unlink } from 'node:fs/promises';
+import { lstat, readdir, rm, statfs, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import type { RunnerConfig } from './config';
@@ -65,30 +65,30 @@ async function entries(dir: string): Promise<string[]> {
 }
 
 const run = promisify(execFile);
+const exists = (target: string) =>
+  lstat(target).then(
+    () => true,
+    () => false,
+  );
 
 /**
- * Removes each target; returns those still there. Links are removed, never followed. The tree
- * may be deeper than PATH_MAX and hold directories a job made unwritable (`chmod 555`), so the
- * work is left to coreutils, which walk it directory-relative (openat) and never follow links:
- * `chmod -R u+rwx` gives write back, then `rm -rf` removes it.
+ * Removes each target; returns those still there. Links are removed, never followed. Node's own
+ * removal does the common case in-process. What it leaves (a directory a job made unwritable with
+ * `chmod 555`, a tree deeper than PATH_MAX) goes to coreutils, which walk directory-relative
+ * (openat) and never follow links: `chmod -R u+rwx` gives write back, then `rm -rf` removes it.
  */
 async function wipe(targets: string[]): Promise<string[]> {
   const left: string[] = [];
   for (const target of targets) {
     const stats = await lstat(target).catch(() => undefined);
-    if (stats?.isSymbolicLink()) await unlink(target).catch(() => undefined);
-    else if (stats) {
-      if (stats.isDirectory())
-        await run('chmod', ['-R', 'u+rwx', '--', target]).catch(() => undefined);
+    if (!stats) continue;
+    if (stats.isSymbolicLink()) await unlink(target).catch(() => undefined);
+    else await rm(target, { recursive: true, force: true }).catch(() => undefined);
+    if (stats.isDirectory() && (await exists(target))) {
+      await run('chmod', ['-R', 'u+rwx', '--', target]).catch(() => undefined);
       await run('rm', ['-rf', '--', target]).catch(() => undefined);
     }
-    if (
-      await lstat(target).then(
-        () => true,
-        () => false,
-      )
-    )
-      left.push(target);
+    if (await exists(target)) left.push(target);
   }
   return left;
 }

@@ -19,13 +19,13 @@ import { FakeGitHub } from './fake-github';
 import {
   stackEnvironment,
   startFrontDoor,
+  startDynaliteStage,
   startOffline,
   startPrism,
   stopStage,
   tail,
   type Stage,
 } from './local-stack';
-import { startDynamo } from '../support/dynalite';
 
 const root = path.resolve(__dirname, '../..');
 const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-chaos-'));
@@ -39,7 +39,7 @@ const MAX_REDELIVERIES = 3;
 const fake = new FakeGitHub(appKeys.publicKey, '4242');
 let prism: Stage | undefined;
 // The control table, as the stack has it: runner starts per job attempt (dynalite).
-let dynamo: Awaited<ReturnType<typeof startDynamo>> | undefined;
+let dynamo: Awaited<ReturnType<typeof startDynaliteStage>> | undefined;
 let offline: Stage | undefined;
 let front: { url: string; close: () => Promise<void> } | undefined;
 let lambdaUrl = '';
@@ -164,14 +164,15 @@ beforeAll(async () => {
   prism = started.stage;
   front = await startFrontDoor(started.url);
   const files = { sourceDir, workRoot: path.join(base, 'work'), recordFile, scenariosFile };
-  dynamo = await startDynamo();
+  dynamo = await startDynaliteStage(logDir);
   const env = stackEnvironment(front.url, files, {
     CONTROL_TABLE: dynamo.tableName,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    // Longer than the deadline: a runner that gets no job is stopped by the deadline (30 s of
-    // serverless offline's 900; generous, since a hundred fake listeners share two cores).
-    RUNNER_IDLE_TIMEOUT_SECONDS: '60',
-    RUNNER_DEADLINE_MARGIN_SECONDS: '870',
+    // Longer than the deadline: a runner that gets no job is stopped by the deadline (60 s of
+    // serverless offline's 900). Generous: a hundred fake listeners share two cores, and a
+    // runner there takes 20 to 30 s from its start to the end of its job.
+    RUNNER_IDLE_TIMEOUT_SECONDS: '120',
+    RUNNER_DEADLINE_MARGIN_SECONDS: '840',
     REDELIVERY_MAX_ATTEMPTS: String(MAX_REDELIVERIES),
     OFFLINE_DEAD_LETTER_DIR: deadLetters,
     FAKE_RUNNER_JOB_MS: '50',
@@ -189,7 +190,7 @@ afterAll(async () => {
   proxy?.close();
   await stopStage(offline);
   await stopStage(prism);
-  await dynamo?.stop();
+  await stopStage(dynamo?.stage);
   await front?.close();
   await fake.stop();
   if (!process.env.E2E_KEEP) rmSync(base, { recursive: true, force: true });
@@ -298,7 +299,7 @@ describe('chaos: every fault, one burst, no job left waiting', () => {
       rounds += 1;
     }
     // Let the last runners end and be settled: one that a repeated delivery started after the
-    // job was done listens without a job until its deadline (30 s), then the broker deletes it.
+    // job was done listens without a job until its deadline (60 s), then the broker deletes it.
     await untilSettled();
     await invokeBroker(
       { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} },

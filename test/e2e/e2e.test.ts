@@ -13,6 +13,7 @@ import { FakeGitHub } from './fake-github';
 import {
   freePort,
   startFrontDoor,
+  startDynaliteStage,
   startOffline,
   startPrism,
   stackEnvironment,
@@ -20,7 +21,6 @@ import {
   tail,
   type Stage,
 } from './local-stack';
-import { startDynamo } from '../support/dynalite';
 
 const root = path.resolve(__dirname, '../..');
 const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-e2e-'));
@@ -34,7 +34,7 @@ const scenarios: Record<string, string> = {};
 const fake = new FakeGitHub(appKeys.publicKey, '4242');
 let prism: Stage | undefined;
 // The control table, as the stack has it: runner starts per job attempt (dynalite).
-let dynamo: Awaited<ReturnType<typeof startDynamo>> | undefined;
+let dynamo: Awaited<ReturnType<typeof startDynaliteStage>> | undefined;
 let offline: Stage | undefined;
 let front: { url: string; close: () => Promise<void> } | undefined;
 let webhookUrl = '';
@@ -53,7 +53,7 @@ beforeAll(async () => {
   const started = await startPrism(fake, logDir);
   prism = started.stage;
   front = await startFrontDoor(started.url);
-  dynamo = await startDynamo();
+  dynamo = await startDynaliteStage(logDir);
   env = stackEnvironment(
     front.url,
     { sourceDir, workRoot, recordFile, scenariosFile },
@@ -71,7 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopStage(offline);
   await stopStage(prism);
-  await dynamo?.stop();
+  await stopStage(dynamo?.stage);
   await front?.close();
   await fake.stop();
   if (!process.env.E2E_KEEP) rmSync(base, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { appKeys } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
 import { FakeGitHub } from './fake-github';
+import { createControlTable } from '../support/dynalite';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -102,6 +103,28 @@ export function tail(stage: Stage | undefined, chars = 3000): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * The control table's DynamoDB (dynalite) as a process of its own, like the rest of the stack:
+ * in the suite's process it would share an event loop with the fake GitHub and slow it down.
+ */
+export async function startDynaliteStage(
+  logDir: string,
+): Promise<{ stage: Stage; endpoint: string; tableName: string }> {
+  const port = await freePort();
+  const stage = await startStage(
+    'dynalite',
+    process.execPath,
+    [
+      '-e',
+      `require('dynalite')({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }).listen(${port}, '127.0.0.1', () => console.log('dynalite ready'))`,
+    ],
+    { cwd: root, env: process.env, logDir, ready: /dynalite ready/, timeoutMs: 60_000 },
+  );
+  const endpoint = `http://127.0.0.1:${port}`;
+  const tableName = await createControlTable(endpoint);
+  return { stage, endpoint, tableName };
 }
 
 /**

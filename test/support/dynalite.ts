@@ -18,6 +18,34 @@ export const CONTROL_TABLE_SCHEMA = {
   ],
 };
 
+const dynamoClient = (endpoint: string) =>
+  new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+
+/** Creates the control table, as the stack does, in the DynamoDB at `endpoint`. */
+export async function createControlTable(
+  endpoint: string,
+  tableName = 'control',
+  given?: DynamoDBClient,
+): Promise<string> {
+  const client = given ?? dynamoClient(endpoint);
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        ...CONTROL_TABLE_SCHEMA,
+      }),
+    );
+  } finally {
+    if (!given) client.destroy();
+  }
+  return tableName;
+}
+
 /**
  * A DynamoDB (dynalite, a DynamoDB implementation) on a loopback port, in memory, with the
  * control table created; `stop` closes it.
@@ -31,18 +59,8 @@ export async function startDynamo(tableName = 'control'): Promise<{
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      ...CONTROL_TABLE_SCHEMA,
-    }),
-  );
+  const client = dynamoClient(endpoint);
+  await createControlTable(endpoint, tableName, client);
   return {
     client,
     endpoint,
