@@ -193,9 +193,14 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
           'lambda:ListVersionsByFunction',
           'lambda:GetFunctionEventInvokeConfig',
           'lambda:PutFunctionEventInvokeConfig',
-          'lambda:DeleteFunction',
         ],
         Resource: runnerNames.flatMap((name) => [lambdaArn(name), lambdaArn(`${name}:*`)]),
+      },
+      // Versions only: a qualified ARN never names the function itself.
+      {
+        Effect: 'Allow',
+        Action: 'lambda:DeleteFunction',
+        Resource: runnerNames.map((name) => lambdaArn(`${name}:*`)),
       },
       // Its own failed events go there; the schedule reads them back to replay them.
       {
