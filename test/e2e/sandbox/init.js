@@ -1,6 +1,6 @@
 // PID 1 of a test sandbox: what Lambda's init is to the runtime. It runs the runner host (the
-// runtime process), forwards invocations to it line by line, and starts it again after it dies,
-// in the same PID namespace and the same work root, as Lambda does after a runtime crash.
+// runtime process, which takes its invocations from the Runtime API), and starts it again after
+// it dies, in the same PID namespace and the same work root, as Lambda does after a runtime crash.
 'use strict';
 const { spawn } = require('child_process');
 const { createInterface } = require('readline');
@@ -26,8 +26,6 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   const command = JSON.parse(line);
   if (command.op === 'start') return startHost();
   if (command.op === 'kill') return host ? host.kill('SIGKILL') : send({ event: 'no-host' });
-  if (command.op === 'invoke')
-    return host ? host.stdin.write(`${JSON.stringify(command)}\n`) : send({ event: 'no-host' });
   if (command.op === 'exit') process.exit(0);
   return undefined;
 });

@@ -1,0 +1,2 @@
+#!/bin/bash
+exec node "$(dirname "$0")/squat.js"
