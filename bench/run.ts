@@ -3,6 +3,7 @@ import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
+import { benchIsolation } from './isolation';
 import { benchRunnerGitHub } from './runner-github';
 import { benchRunnerPrep } from './runner-prep';
 import { benchColdImport } from './webhook';
@@ -39,6 +40,7 @@ async function main() {
   const cold = benchColdImport();
   const prep = await benchRunnerPrep();
   const github = await benchRunnerGitHub();
+  const isolation = await benchIsolation();
   const coldRatio = cold.handlerMs / cold.sdkMs;
   const rows = [
     [
@@ -97,6 +99,13 @@ async function main() {
       `${github.hopMedianMs - github.directMedianMs >= 0 ? '+' : ''}${ms(github.hopMedianMs - github.directMedianMs)}`,
       `<= +50 ms for the broker hop: ${verdict(github.hopMedianMs - github.directMedianMs <= 50)}`,
     ],
+    [
+      `P7 delivery -> listener spawned, one job per environment, median of ${isolation.jobs}`,
+      `${ms(isolation.versionMedianMs)} (isolation version: a claimed version, a cold runner)`,
+      `${ms(isolation.sharedMedianMs)} (isolation shared: a warm runner)`,
+      `${(isolation.versionMedianMs / isolation.sharedMedianMs).toFixed(2)}x`,
+      `${isolation.controlPlaneCallsPerJob.toFixed(1)} control-plane calls per job; versions left ${isolation.liveVersions} (the pool); on AWS add a cold start per job (docs/DEPLOYMENT.md)`,
+    ],
   ];
   const header = ['measure', 'value', 'floor / reference', 'ratio', 'goal'];
   const table = [header, header.map(() => '---'), ...rows]
@@ -127,6 +136,11 @@ async function main() {
     '  endpoint, the broker (GitHub answering every call after a fixed delay) and the runner, to the',
     '  listener process starting; against the same with the runner started inside the broker',
     '  invocation (one async invoke, as before the split). The difference is what the second hop costs.',
+    '- P7: the same path with the profile at isolation `version` (the broker claims a fresh version',
+    "  from the control table in dynalite, Lambda's control plane modelled with its one-second update",
+    '  and publish, a new runner handler per version: its init) against isolation `shared` (one warm',
+    '  runner handler), jobs one after another with the pool refilled between them. Control-plane',
+    "  calls count publish, configuration polls, event invoke config and the version's deletion.",
     '',
   ].join('\n');
   writeFileSync(path.join(__dirname, 'results.md'), doc);

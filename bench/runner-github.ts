@@ -20,7 +20,7 @@ import { createFakeRunnerTree } from '../test/support/fake-runner-tree';
 import { appKeys } from '../test/support/github-app';
 import { TEST_SECRET, delivery, queuedJob } from '../test/support/webhook-events';
 
-const GITHUB_LATENCY_MS = 50;
+export const GITHUB_LATENCY_MS = 50;
 const log = pino({ level: 'silent' });
 const context = { getRemainingTimeInMillis: () => 900_000 };
 
@@ -28,7 +28,7 @@ const request = (jobId: number) =>
   dispatchRequest({ jobId, runId: 1, deliveryId: `bench-${jobId}` });
 
 /** A local Lambda invoke endpoint: answers 202 at once, then runs the named handler. */
-function invokeEndpoint(handlers: Record<string, (event: unknown) => Promise<unknown>>) {
+export function invokeEndpoint(handlers: Record<string, (event: unknown) => Promise<unknown>>) {
   const server: Server = createServer((req, res) => {
     const name = decodeURIComponent(
       /functions\/([^/]+)\/invocations/.exec(req.url ?? '')?.[1] ?? '',
@@ -50,7 +50,7 @@ function invokeEndpoint(handlers: Record<string, (event: unknown) => Promise<unk
   );
 }
 
-function jobPayload(jobId: number) {
+export function jobPayload(jobId: number) {
   const payload = queuedJob({ labels: ['self-hosted', 'lambda-runner'], fullName: 'acme/app' }) as {
     workflow_job: { id: number; run_attempt: number };
     installation: { id: number };
@@ -60,7 +60,7 @@ function jobPayload(jobId: number) {
   return payload;
 }
 
-const median = (values: number[]) =>
+export const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function benchRunnerGitHub(
@@ -213,7 +213,7 @@ async function captureIdlePayload(
   return captured;
 }
 
-function listenerStart(record: string, runnerName: string): number {
+export function listenerStart(record: string, runnerName: string): number {
   if (!existsSync(record)) return 0;
   const entry = readFileSync(record, 'utf8')
     .split('\n')
@@ -223,7 +223,7 @@ function listenerStart(record: string, runnerName: string): number {
   return entry?.at ?? 0;
 }
 
-async function waitFor(probe: () => boolean): Promise<void> {
+export async function waitFor(probe: () => boolean): Promise<void> {
   for (let i = 0; i < 600 && !probe(); i += 1)
     await new Promise((resolve) => setTimeout(resolve, 5));
 }

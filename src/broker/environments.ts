@@ -222,48 +222,52 @@ export function createEnvironmentPool(options: PoolOptions): EnvironmentPool {
     throw new DispatchError(`lambda-runner: ${fn} did not become ready`);
   }
 
-  /** Publishes one version of its own: a new environment mark, then the version, then its async settings. */
-  async function publish(fn: string): Promise<string> {
-    return withLock(fn, async () => {
-      const current = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fn }));
-      const variables = { ...current.Environment?.Variables, [ENVIRONMENT_VARIABLE]: randomUUID() };
-      const updated = await retryConflicts(() =>
-        lambda.send(
-          new UpdateFunctionConfigurationCommand({
-            FunctionName: fn,
-            Environment: { Variables: variables },
-          }),
-        ),
-      );
-      await until(fn, undefined, (state) => state.LastUpdateStatus === 'Successful');
-      const published = await retryConflicts(() =>
-        lambda.send(
-          new PublishVersionCommand({
-            FunctionName: fn,
-            RevisionId: updated.RevisionId,
-            Description: 'lambda-runner: one job, then deleted',
-          }),
-        ),
-      );
-      const version = published.Version!;
-      await until(fn, version, (state) => state.State === 'Active');
-      // Destinations and the event age as the function has them; no retry (one event, one job).
-      let base = asyncConfigs.get(fn);
-      if (!base) {
-        base = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: fn }));
-        asyncConfigs.set(fn, base);
-      }
-      await lambda.send(
-        new PutFunctionEventInvokeConfigCommand({
+  /**
+   * Publishes one version of its own: a new environment mark, then the version. The caller
+   * holds the function's lock (an update locks $LATEST); the version is still Pending.
+   */
+  async function updateAndPublish(fn: string): Promise<string> {
+    const current = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fn }));
+    const variables = { ...current.Environment?.Variables, [ENVIRONMENT_VARIABLE]: randomUUID() };
+    const updated = await retryConflicts(() =>
+      lambda.send(
+        new UpdateFunctionConfigurationCommand({
           FunctionName: fn,
-          Qualifier: version,
-          MaximumRetryAttempts: 0,
-          MaximumEventAgeInSeconds: base.MaximumEventAgeInSeconds,
-          DestinationConfig: base.DestinationConfig,
+          Environment: { Variables: variables },
         }),
-      );
-      return version;
-    });
+      ),
+    );
+    await until(fn, undefined, (state) => state.LastUpdateStatus === 'Successful');
+    const published = await retryConflicts(() =>
+      lambda.send(
+        new PublishVersionCommand({
+          FunctionName: fn,
+          RevisionId: updated.RevisionId,
+          Description: 'lambda-runner: one job, then deleted',
+        }),
+      ),
+    );
+    return published.Version!;
+  }
+
+  /** Waits for a new version to be Active and gives it its async settings (no lock needed). */
+  async function activate(fn: string, version: string): Promise<void> {
+    await until(fn, version, (state) => state.State === 'Active');
+    // Destinations and the event age as the function has them; no retry (one event, one job).
+    let base = asyncConfigs.get(fn);
+    if (!base) {
+      base = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: fn }));
+      asyncConfigs.set(fn, base);
+    }
+    await lambda.send(
+      new PutFunctionEventInvokeConfigCommand({
+        FunctionName: fn,
+        Qualifier: version,
+        MaximumRetryAttempts: 0,
+        MaximumEventAgeInSeconds: base.MaximumEventAgeInSeconds,
+        DestinationConfig: base.DestinationConfig,
+      }),
+    );
   }
 
   async function deleteVersion(fn: string, version: string): Promise<void> {
@@ -280,8 +284,10 @@ export function createEnvironmentPool(options: PoolOptions): EnvironmentPool {
       for (const item of (await items(fn)).filter(fresh)) {
         if (await take(fn, item.version!.S!, runnerName)) return item.version!.S!;
       }
-      // None ready: publish one for this runner alone (slower, by a few seconds).
-      const version = await publish(fn);
+      // None ready: publish one for this runner alone (slower, by a few seconds). The lock is
+      // free for the next publisher while this version becomes Active.
+      const version = await withLock(fn, () => updateAndPublish(fn));
+      await activate(fn, version);
       await record(fn, version, {
         state: { S: 'claimed' },
         runnerName: { S: runnerName },
@@ -296,12 +302,17 @@ export function createEnvironmentPool(options: PoolOptions): EnvironmentPool {
     },
 
     async refill(fn) {
-      const missing = options.size - (await items(fn)).filter(fresh).length;
-      for (let i = 0; i < missing; i += 1) {
-        const version = await publish(fn);
-        await record(fn, version, { state: { S: 'fresh' } });
-      }
-      return Math.max(0, missing);
+      if ((await items(fn)).filter(fresh).length >= options.size) return 0;
+      // Counted again under the lock: concurrent refills publish the pool once, not each.
+      return withLock(fn, async () => {
+        const missing = options.size - (await items(fn)).filter(fresh).length;
+        for (let i = 0; i < missing; i += 1) {
+          const version = await updateAndPublish(fn);
+          await activate(fn, version);
+          await record(fn, version, { state: { S: 'fresh' } });
+        }
+        return Math.max(0, missing);
+      });
     },
 
     async sweep(fn) {

@@ -25,11 +25,12 @@ import {
   stopStage,
   tail,
   type Stage,
+  suiteLogDir,
 } from './local-stack';
 
 const root = path.resolve(__dirname, '../..');
 const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-chaos-'));
-const logDir = path.join(base, 'logs');
+const logDir = suiteLogDir('chaos');
 const sourceDir = path.join(base, 'actions-runner');
 const recordFile = path.join(base, 'listener-record.jsonl');
 const scenariosFile = path.join(base, 'scenarios.json');

@@ -8,7 +8,12 @@ import { deriveSealKey, seal } from '../../src/seal';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
 import { appKeys } from '../support/github-app';
 import { processesWith } from '../support/processes';
-import { TEST_SECRET, delivery, queuedJob } from '../support/webhook-events';
+import { TEST_SECRET, delivery } from '../support/webhook-events';
+import {
+  deliverUntilAnswered as redeliverUntilAnswered,
+  postDelivery,
+  queuedJobFor,
+} from './deliveries';
 import { FakeGitHub } from './fake-github';
 import {
   freePort,
@@ -20,11 +25,12 @@ import {
   stopStage,
   tail,
   type Stage,
+  suiteLogDir,
 } from './local-stack';
 
 const root = path.resolve(__dirname, '../..');
 const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-e2e-'));
-const logDir = path.join(base, 'logs');
+const logDir = suiteLogDir('e2e');
 const workRoot = path.join(base, 'work');
 const sourceDir = path.join(base, 'actions-runner');
 const recordFile = path.join(base, 'listener-record.jsonl');
@@ -86,32 +92,9 @@ afterEach(() => {
   }
 });
 
-function job(jobId: number, edit: { labels?: string[]; installation?: number } = {}) {
-  const payload = queuedJob({
-    labels: edit.labels ?? ['self-hosted', 'lambda-runner'],
-    fullName: 'acme/app',
-  }) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- an example payload, edited
-  payload.workflow_job.id = jobId;
-  payload.workflow_job.run_attempt = 1;
-  payload.installation.id = edit.installation ?? 77;
-  return payload;
-}
-
-async function post(
-  payload: unknown,
-  deliveryId?: string,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const event = delivery(payload, { deliveryId }) as {
-    headers: Record<string, string>;
-    body: string;
-  };
-  const response = await fetch(webhookUrl, {
-    method: 'POST',
-    headers: event.headers,
-    body: event.body,
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+const job = queuedJobFor;
+const post = (payload: unknown, deliveryId?: string) =>
+  postDelivery(webhookUrl, payload, deliveryId);
 
 function scenario(runnerName: string, name: string) {
   scenarios[runnerName] = name;
@@ -376,21 +359,14 @@ describe('a burst', () => {
         job(7000 + i, { labels: i % 2 ? ['ubuntu-latest'] : ['self-hosted', 'gpu'] }),
       ),
     ].sort(() => Math.random() - 0.5);
-    // GitHub marks a delivery that did not get a 2xx in time as failed, and it is delivered again
-    // with the same id (the schedule's redelivery). A loaded machine can make the local webhook
-    // miss its timeout; the suite redelivers exactly as GitHub would, and counts it.
+    // A delivery that gets no 2xx is delivered again with its id, as GitHub's redelivery does.
     const attempts = new Map<number, number>();
     const answers = new Map<number, number>();
     const deliverUntilAnswered = async (payload: ReturnType<typeof job>) => {
-      const id = payload.workflow_job.id as number;
-      for (let attempt = 1; attempt <= 6; attempt++) {
-        attempts.set(id, attempt);
-        const status = await post(payload, `e2e-burst-${id}`)
-          .then((answer) => answer.status)
-          .catch(() => 0);
-        answers.set(id, status);
-        if (status >= 200 && status < 300) return;
-      }
+      const id = payload.workflow_job.id;
+      const answer = await redeliverUntilAnswered(webhookUrl, payload, `e2e-burst-${id}`);
+      attempts.set(id, answer.attempts);
+      answers.set(id, answer.status);
     };
     const started = Date.now();
     for (let i = 0; i < payloads.length; i += 25)

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -9,6 +11,18 @@ import { FakeGitHub } from './fake-github';
 import { createControlTable } from '../support/dynalite';
 
 const root = path.resolve(__dirname, '../..');
+
+/**
+ * Where a suite's stage logs go: kept after the run (a failure on a loaded machine is read from
+ * them), replaced by the suite's next run from the same checkout, apart from other checkouts'.
+ */
+export function suiteLogDir(suite: string): string {
+  const checkout = createHash('sha256').update(root).digest('hex').slice(0, 8);
+  const dir = path.join(tmpdir(), 'lambda-runner-e2e-logs', `${suite}-${checkout}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
 
 export interface Stage {
   readonly name: string;
@@ -155,18 +169,21 @@ export async function startPrism(
   return { stage, url: `http://127.0.0.1:${port}` };
 }
 
-/** Forwards `/api/v3/*` to Prism, keeping method, headers and body: GitHub Enterprise's path layout. */
+/**
+ * Forwards `/api/v3/*` to Prism (or straight to the fake GitHub at `${fake.url}/github`), keeping
+ * method, headers and body: GitHub Enterprise's path layout.
+ */
 export function startFrontDoor(
-  prismUrl: string,
+  targetUrl: string,
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
-    const target = new URL(prismUrl);
+    const target = new URL(targetUrl);
     const forward = httpRequest(
       {
         host: target.hostname,
         port: target.port,
         method: req.method,
-        path: (req.url ?? '/').replace(/^\/api\/v3/, ''),
+        path: target.pathname.replace(/\/$/, '') + (req.url ?? '/').replace(/^\/api\/v3/, ''),
         headers: { ...req.headers, host: target.host },
       },
       (answer) => {

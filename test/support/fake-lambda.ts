@@ -66,7 +66,7 @@ export class FakeLambda {
   private nextEnvironment = 1;
 
   constructor(
-    private readonly clock: SimulatedClock,
+    private readonly clock: { now(): number },
     private readonly latency = { updateMs: 1000, publishMs: 1000 },
   ) {}
 
@@ -253,6 +253,14 @@ export class FakeLambda {
   finish(invocation: { environment: number }) {
     const environment = this.environments.find((e) => e.id === invocation.environment)!;
     environment.busy = false;
+  }
+
+  /** The invocation of `functionName:version` ($LATEST when none) ended: its environment is idle. */
+  finishQualified(functionName: string, version = '$LATEST') {
+    const environment = this.environments.find(
+      (e) => e.qualifier === `${functionName}:${version}` && e.busy,
+    );
+    if (environment) environment.busy = false;
   }
 
   /** Versions not deleted, by function. */
