@@ -73,9 +73,9 @@ beforeAll(async () => {
     RUNNER_ENVIRONMENT_POOL: String(POOL),
     RUNNER_DEPLOYMENT: 'e2e',
     OFFLINE_DEAD_LETTER_DIR: deadLetters,
-    // A hundred fake listeners on two cores: a generous deadline (120 s of offline's 900).
-    RUNNER_IDLE_TIMEOUT_SECONDS: '180',
-    RUNNER_DEADLINE_MARGIN_SECONDS: '780',
+    // Fake listeners on a loaded two-core machine: a generous deadline (240 s of offline's 900).
+    RUNNER_IDLE_TIMEOUT_SECONDS: '300',
+    RUNNER_DEADLINE_MARGIN_SECONDS: '660',
     FAKE_RUNNER_JOB_MS: '50',
   });
   const stack = await startOffline(env, logDir, async (offlineLambda) => {
@@ -159,7 +159,8 @@ async function dispatchInWaves(): Promise<void> {
 /** The schedule replays what failed (to the dead-letter directory) until every job ran. */
 async function scheduleUntilDone(): Promise<void> {
   for (let round = 0; !JOBS.every(done); round += 1) {
-    if (round > 60) throw new Error(`jobs never ran: ${JOBS.filter((id) => !done(id)).join(', ')}`);
+    if (round > 120)
+      throw new Error(`jobs never ran: ${JOBS.filter((id) => !done(id)).join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 5000));
     if (existsSync(deadLetters) && readdirSync(deadLetters).length > 0) await schedule();
   }
