@@ -336,11 +336,13 @@ describe('duplicates', () => {
     const [first, second] = await Promise.all([invoke(), invoke()]);
     expect([first.StatusCode, second.StatusCode]).toEqual([202, 202]);
     await waitFor('both invocations', () => brokerLines(5102).length === 2 || undefined);
-    expect(
-      brokerLines(5102)
-        .map((line) => line.decision)
-        .sort(),
-    ).toEqual(['duplicate', 'started']);
+    // The second finds the runner registered (duplicate), or, on a slow machine, the job already
+    // taken by it (not-queued): never a second start.
+    const decisions = brokerLines(5102).map((line) => line.decision);
+    expect(decisions.filter((decision) => decision === 'started')).toHaveLength(1);
+    expect(decisions.filter((decision) => decision !== 'started')).toEqual([
+      expect.stringMatching(/^(duplicate|not-queued)$/),
+    ]);
     await waitFor('the runner', () => outcome('lambda-5102-1-1'));
     expect(listenerRuns('lambda-5102-1')).toHaveLength(1);
   });
@@ -414,11 +416,13 @@ describe('faults', () => {
         outcome: 'completed',
       },
     );
-    expect(
-      callsFor(/access_tokens$/)
-        .filter((call) => call.path.includes('/78/'))
-        .map((call) => call.status),
-    ).toEqual([502, 201]);
+    // The mint refused with 502 is retried and succeeds. A second broker container (serverless
+    // offline starts one when the first is still busy, as Lambda does) mints its own token.
+    const mints = callsFor(/access_tokens$/)
+      .filter((call) => call.path.includes('/78/'))
+      .map((call) => call.status);
+    expect(mints.slice(0, 2)).toEqual([502, 201]);
+    expect(mints.slice(2).filter((status) => status !== 201)).toEqual([]);
     // The dispatch's status check, retried; the broker reads it once more when it settles.
     expect(
       callsFor(/jobs\/5201$/)
