@@ -10,10 +10,11 @@ import type { ControlTable } from './control-table';
 import { DuplicateRunnerError } from './errors';
 import { executorFor, type Executors } from './executors';
 import type { GitHubClient } from './github-client';
-import { registeredLabel } from './janitor';
+import { registeredAt, registeredLabel } from './janitor';
 import {
   createRegistrationToken,
   deleteRunner,
+  findRunnerByName,
   findRunnerGroupId,
   generateJitConfig,
   readJobStatus,
@@ -76,39 +77,88 @@ export async function dispatchJob(
     log.warn({ decision: 'limit' }, 'no runner: this job attempt has had all its runners');
     return 'limit';
   }
-  const target = targetOf(request, deps.config);
-  try {
-    const registered = await register(request, name, target, client, deps);
-    const placed = await place(profile as RunnerProfile, name, registered, {
-      client,
-      target,
-      log,
-      deps,
-    });
-    const payload = seal<RunnerPayload>(
-      {
-        ...request,
-        kind: 'runner',
-        runnerName: name,
-        scope: target.scope,
-        ...registered,
-        ...placed,
-      },
-      deps.sealKey,
-    );
-    await start(payload, profile as RunnerProfile, { client, target, log, deps });
-    await refill(profile as RunnerProfile, placed, log, deps);
-    logStarted(request, registered.runnerId, log, deps);
-    return 'started';
-  } catch (error) {
-    // No runner came of it: the start is not counted.
-    await deps.control
-      ?.uncountStart(request)
-      .catch((uncount: unknown) => log.error({ err: uncount }, 'could not take the start back'));
-    if (!(error instanceof DuplicateRunnerError)) throw error;
-    log.info({ decision: 'duplicate' }, 'no runner: GitHub already has a runner by this name');
-    return 'duplicate';
+  const context = { client, target: targetOf(request, deps.config), log, deps };
+  return startOnce(request, name, profile as RunnerProfile, context);
+}
+
+/**
+ * Registers and starts the runner; a 409 whose registration a dead broker left is reclaimed
+ * once. A start that fails is not counted against the job's dispatches.
+ */
+async function startOnce(
+  request: RunnerRequest,
+  name: string,
+  profile: RunnerProfile,
+  context: StartContext,
+): Promise<DispatchOutcome> {
+  const { log, deps } = context;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await registerAndStart(request, name, profile, context);
+      return 'started';
+    } catch (error) {
+      if (attempt === 1 && (await reclaimedStale(error, name, context))) continue;
+      await deps.control
+        ?.uncountStart(request)
+        .catch((uncount: unknown) => log.error({ err: uncount }, 'could not take the start back'));
+      if (!(error instanceof DuplicateRunnerError)) throw error;
+      log.info({ decision: 'duplicate' }, 'no runner: GitHub already has a runner by this name');
+      return 'duplicate';
+    }
   }
+}
+
+/** Registers the runner, places it (a version of its own, for isolation `version`) and starts it. */
+async function registerAndStart(
+  request: RunnerRequest,
+  name: string,
+  profile: RunnerProfile,
+  context: StartContext,
+): Promise<void> {
+  const { client, target, log, deps } = context;
+  const registered = await register(request, name, target, client, deps);
+  const placed = await place(profile, name, registered, context);
+  const payload = seal<RunnerPayload>(
+    {
+      ...request,
+      kind: 'runner',
+      runnerName: name,
+      scope: target.scope,
+      ...registered,
+      ...placed,
+    },
+    deps.sealKey,
+  );
+  await start(payload, profile, context);
+  await refill(profile, placed, log, deps);
+  logStarted(request, registered.runnerId, log, deps);
+}
+
+/**
+ * How long a broker may take from registering a runner to starting it. A runner by this job's
+ * name that is older, offline and idle was registered by a broker that died before the start
+ * (a timeout, a crash): Lambda retries that event a minute or more later.
+ */
+export const START_GRACE_MS = 60_000;
+
+/**
+ * On a 409, looks the runner up: one that no listener ever used, registered past the start
+ * grace, is deleted so the job gets its runner after all. A runner that is busy, online or
+ * young belongs to another dispatch, and the 409 stands. True when one was deleted.
+ */
+async function reclaimedStale(error: unknown, name: string, context: StartContext) {
+  if (!(error instanceof DuplicateRunnerError)) return false;
+  const { client, target, log } = context;
+  const runner = await findRunnerByName(client, target, name);
+  const registered = runner ? registeredAt(runner) : undefined;
+  const age = registered === undefined ? 0 : Date.now() - registered;
+  if (!runner || runner.busy || runner.status !== 'offline' || age < START_GRACE_MS) return false;
+  await deleteRunner(client, target, runner.id);
+  log.warn(
+    { runnerId: runner.id, ageMs: age },
+    'a registration no runner ever used (its broker died before the start): deleted, registering again',
+  );
+  return true;
 }
 
 function logStarted(

@@ -10,6 +10,14 @@ export function registeredLabel(now = Date.now()): string {
   return `lambda-runner-at-${Math.floor(now / 1000)}`;
 }
 
+/** When a runner was registered (ms since the epoch), from its label; undefined without one. */
+export function registeredAt(runner: { labels?: readonly { name: string }[] }): number | undefined {
+  const seconds = (runner.labels ?? [])
+    .map((label) => REGISTERED_LABEL.exec(label.name)?.[1])
+    .find(Boolean);
+  return seconds ? Number(seconds) * 1000 : undefined;
+}
+
 export interface JanitorOptions {
   readonly app: GitHubClient;
   readonly installation: (id: number) => GitHubClient;
@@ -116,9 +124,7 @@ async function scopes(
 
 function isStale(runner: ListedRunner, options: JanitorOptions): boolean {
   if (!RUNNER_NAME.test(runner.name) || runner.busy || runner.status !== 'offline') return false;
-  const registered = runner.labels
-    .map((label) => REGISTERED_LABEL.exec(label.name)?.[1])
-    .find(Boolean);
-  if (!registered) return false;
-  return (options.now ?? Date.now)() - Number(registered) * 1000 > options.graceMs;
+  const registered = registeredAt(runner);
+  if (registered === undefined) return false;
+  return (options.now ?? Date.now)() - registered > options.graceMs;
 }

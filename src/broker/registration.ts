@@ -49,6 +49,7 @@ export interface RunnerState {
   readonly name: string;
   readonly busy: boolean;
   readonly status: string;
+  readonly labels?: readonly { name: string }[];
 }
 
 /** The runner with this id, or undefined when GitHub has none (deleted, or gone after its job). */

@@ -2,6 +2,7 @@ import nock from 'nock';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deriveSealKey, isSealed, seal } from '../../src/seal';
+import { registeredLabel } from '../../src/broker/janitor';
 import type { RunnerPayload } from '../../runner/runner-payload';
 import { dispatchRequest } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
@@ -43,6 +44,18 @@ const github = () => mintsToken();
 
 const jobStatus = (scope: nock.Scope, status: string) =>
   scope.get('/repos/acme/app/actions/jobs/1001').reply(200, { id: 1001, status });
+
+/** A runner as GitHub lists it, registered `ageMs` ago (its lambda-runner-at label). */
+function runnerNamed(name: string, state: { status: string; busy?: boolean; ageMs: number }) {
+  return {
+    id: 4242,
+    name,
+    os: 'Linux',
+    status: state.status,
+    busy: state.busy ?? false,
+    labels: [{ id: 1, name: registeredLabel(Date.now() - state.ageMs), type: 'custom' }],
+  };
+}
 
 const invoked = () =>
   lambdaMock.commandCalls(InvokeCommand).map((call) => ({
@@ -131,12 +144,55 @@ describe('the broker: dispatch requests', () => {
 
   it('stops at 409: a runner of that name exists, so a replayed request gets no second runner', async () => {
     const { handler } = broker();
+    const existing = runnerNamed('lambda-1001-1-1', { status: 'online', ageMs: 300_000 });
     jobStatus(github(), 'queued')
       .post('/repos/acme/app/actions/runners/generate-jitconfig')
-      .reply(409, { message: 'Already exists' });
+      .reply(409, { message: 'Already exists' })
+      .get('/repos/acme/app/actions/runners')
+      .query({ name: 'lambda-1001-1-1', per_page: 100 })
+      .reply(200, { total_count: 1, runners: [existing] });
     await expect(handler(seal(request, key))).resolves.toEqual({ result: 'duplicate' });
     expect(invoked()).toEqual([]);
   });
+
+  // A broker that registered the runner and died before starting it (a timeout, a crash) leaves
+  // a registration no listener will use; Lambda retries the event a minute or more later.
+  const deadBroker: [string, { status: string; busy?: boolean; ageMs: number }, string][] = [
+    [
+      'offline, idle, past the start grace: a dead broker left it',
+      { status: 'offline', ageMs: 120_000 },
+      'started',
+    ],
+    [
+      'offline but young: another dispatch is starting it now',
+      { status: 'offline', ageMs: 5_000 },
+      'duplicate',
+    ],
+    ['online: its listener waits for the job', { status: 'online', ageMs: 120_000 }, 'duplicate'],
+    ['busy: it runs the job', { status: 'online', busy: true, ageMs: 120_000 }, 'duplicate'],
+  ];
+  for (const [situation, state, outcome] of deadBroker) {
+    it(`409 on a runner ${situation}: ${outcome}`, async () => {
+      const { handler } = broker();
+      const existing = runnerNamed('lambda-1001-1-1', state);
+      const scope = jobStatus(github(), 'queued')
+        .post('/repos/acme/app/actions/runners/generate-jitconfig')
+        .reply(409, { message: 'Already exists' })
+        .get('/repos/acme/app/actions/runners')
+        .query({ name: 'lambda-1001-1-1', per_page: 100 })
+        .reply(200, { total_count: 1, runners: [existing] });
+      if (outcome === 'started')
+        scope
+          .delete(`/repos/acme/app/actions/runners/${existing.id}`)
+          .reply(204)
+          .post('/repos/acme/app/actions/runners/generate-jitconfig')
+          .reply(201, { runner: { id: 778 }, encoded_jit_config: encodeJitConfig(778, 'x') });
+      await expect(handler(seal(request, key))).resolves.toEqual({ result: outcome });
+      expect(invoked().map((call) => call.payload.runnerName)).toEqual(
+        outcome === 'started' ? ['lambda-1001-1-1'] : [],
+      );
+    });
+  }
 
   it('never goes past the dispatch limit', async () => {
     const { handler } = broker({ RUNNER_MAX_DISPATCHES: '3' });
@@ -267,7 +323,13 @@ describe('the broker: runner destination records', () => {
     const scope = github().get('/repos/acme/app/actions/runners/555').reply(404, {});
     jobStatus(jobStatus(scope, 'queued'), 'queued')
       .post('/repos/acme/app/actions/runners/generate-jitconfig')
-      .reply(409, { message: 'Already exists' });
+      .reply(409, { message: 'Already exists' })
+      .get('/repos/acme/app/actions/runners')
+      .query({ name: 'lambda-1001-1-2', per_page: 100 })
+      .reply(200, {
+        total_count: 1,
+        runners: [runnerNamed('lambda-1001-1-2', { status: 'online', ageMs: 1_000 })],
+      });
     await expect(handler(record(sealedPayload()))).resolves.toEqual({
       runnerName: 'lambda-1001-1-1',
       registration: 'gone',

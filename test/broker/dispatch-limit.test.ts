@@ -106,7 +106,12 @@ it('a start that GitHub refuses as a duplicate is not counted', async () => {
   nock(GITHUB_API)
     .post('/repos/acme/app/actions/runners/generate-jitconfig')
     .times(5)
-    .reply(409, { message: 'Already exists' });
+    .reply(409, { message: 'Already exists' })
+    // Its listener is up and waits for the job: the 409 stands.
+    .get('/repos/acme/app/actions/runners')
+    .query(true)
+    .times(5)
+    .reply(200, { total_count: 1, runners: [{ id: 9, name: 'x', status: 'online', busy: false }] });
   const { handler } = broker({ CONTROL_TABLE: dynamo.current.tableName });
   const attempt = { ...request, runAttempt: 3 };
   // The same dispatch request five times: GitHub already has its runner each time.
@@ -117,4 +122,71 @@ it('a start that GitHub refuses as a duplicate is not counted', async () => {
     .post('/repos/acme/app/actions/runners/generate-jitconfig')
     .reply(201, { runner: { id: 700 }, encoded_jit_config: encodeJitConfig(700, 'x') });
   await expect(handler(seal(attempt, key))).resolves.toEqual({ result: 'started' });
+});
+
+it('a broker killed between registration and start loses no job: its retry reclaims the registration and starts the runner', async () => {
+  // GitHub keeps registrations: a name is refused (409) while one of that name exists.
+  const registrations = new Map<number, { name: string; labels: string[] }>();
+  let id = 800;
+  nock(GITHUB_API)
+    .persist()
+    .post(/\/app\/installations\/\d+\/access_tokens/)
+    .reply(201, { token: 'ghs_x', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .get('/repos/acme/app/actions/jobs/1001')
+    .reply(200, { id: 1001, status: 'queued' })
+    .post('/repos/acme/app/actions/runners/generate-jitconfig')
+    .reply((_uri, body) => {
+      const { name, labels } = body as { name: string; labels: string[] };
+      if ([...registrations.values()].some((r) => r.name === name))
+        return [409, { message: 'Already exists' }];
+      id += 1;
+      registrations.set(id, { name, labels });
+      return [201, { runner: { id }, encoded_jit_config: encodeJitConfig(id, name) }];
+    })
+    .get('/repos/acme/app/actions/runners')
+    .query(true)
+    .reply((uri) => {
+      const name = new URL(uri, GITHUB_API).searchParams.get('name');
+      const runners = [...registrations]
+        .filter(([, r]) => r.name === name)
+        .map(([runnerId, r]) => ({
+          id: runnerId,
+          name: r.name,
+          status: 'offline', // no listener ever connected
+          busy: false,
+          labels: r.labels.map((label) => ({ name: label })),
+        }));
+      return [200, { total_count: runners.length, runners }];
+    })
+    .delete(/\/repos\/acme\/app\/actions\/runners\/\d+$/)
+    .reply((uri) => {
+      registrations.delete(Number(uri.split('/').pop()));
+      return [204, ''];
+    });
+  // The first broker registers the runner, then dies in its invoke of the runner (a timeout).
+  lambdaMock
+    .on(InvokeCommand)
+    .callsFakeOnce(() => new Promise(() => undefined))
+    .resolves({ StatusCode: 202 });
+  const sealed = seal({ ...request, runAttempt: 7 }, key);
+  void broker({ CONTROL_TABLE: dynamo.current.tableName }).handler(sealed);
+  for (let i = 0; i < 200 && started().length === 0; i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  expect([...registrations.values()].map((r) => r.name)).toEqual(['lambda-1001-7-1']);
+  // Lambda retries the event a minute or more later, in a fresh container.
+  const realNow = Date.now.bind(Date);
+  const later = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 2 * 60_000);
+  try {
+    await expect(
+      broker({ CONTROL_TABLE: dynamo.current.tableName }).handler(sealed),
+    ).resolves.toEqual({ result: 'started' });
+  } finally {
+    later.mockRestore();
+  }
+  // The dead broker's registration is gone; the job has one registration, and a runner started with it.
+  expect([...registrations.keys()]).toEqual([id]);
+  expect(started().map((payload) => [payload.runnerName, payload.runnerId])).toEqual([
+    ['lambda-1001-7-1', id - 1],
+    ['lambda-1001-7-1', id],
+  ]);
 });

@@ -79,6 +79,20 @@ function github(done: Set<number>) {
       runners.set(id, name);
       return [201, { runner: { id }, encoded_jit_config: encodeJitConfig(id, name) }];
     })
+    // A 409 is looked up: the runner by that name is online (its listener waits for the job).
+    .get('/repos/acme/app/actions/runners')
+    .query(true)
+    .reply((uri) => {
+      const name = new URL(uri, GITHUB_API).searchParams.get('name');
+      const found = [...runners].filter(([, n]) => n === name);
+      return [
+        200,
+        {
+          total_count: found.length,
+          runners: found.map(([id, n]) => ({ id, name: n, status: 'online', busy: false })),
+        },
+      ];
+    })
     .get(/\/repos\/acme\/app\/actions\/runners\/\d+$/)
     .reply((uri) => {
       const runner = Number(uri.split('/').pop());
