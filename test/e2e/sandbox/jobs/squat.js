@@ -51,7 +51,11 @@ async function main() {
     if (fs.existsSync(path.join(exfil, 'squat-stop')) || Date.now() > until) stop.abort();
   }, 100);
   const own = await next(api, stop.signal);
-  log({ got: own.event.runnerName, requestId: own.requestId, jitConfig: own.event.credential?.jitConfig });
+  log({
+    got: own.event.runnerName,
+    requestId: own.requestId,
+    jitConfig: own.event.credential?.jitConfig,
+  });
   log({ responded: own.requestId, status: await respond(api, own.requestId) });
   try {
     log({ waiting: true });
