@@ -7,3 +7,15 @@ export class DuplicateRunnerError extends LambdaRunnerError {}
 export class GitHubCallError extends LambdaRunnerError {
   override readonly retryable = true;
 }
+
+/** GitHub asked this caller to wait longer than a function should sleep: retried later. */
+export class RateLimitedError extends LambdaRunnerError {
+  override readonly retryable = true;
+  constructor(
+    message: string,
+    /** When the caller may call again (ms since the epoch). */
+    readonly until: number,
+  ) {
+    super(message);
+  }
+}

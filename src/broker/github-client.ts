@@ -5,6 +5,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import Bottleneck from 'bottleneck';
 import type { Logger } from 'pino';
 import type { AppCredentials } from './app-credentials';
+import { limitedUntil, type Pace } from './pace';
 
 const RunnerOctokit = Octokit.plugin(retry, throttling);
 export type GitHubClient = InstanceType<typeof RunnerOctokit>;
@@ -17,6 +18,9 @@ export interface GitHubClientOptions {
   readonly onRateLimit?: (remaining: number) => void;
   /** Milliseconds per "second" of retry back-off; tests shrink it. */
   readonly retryAfterBaseValue?: number;
+  /** The pace every broker container keeps per caller (see pace.ts); none: no shared waits. */
+  readonly pace?: Pace;
+  readonly now?: () => number;
 }
 
 /**
@@ -63,6 +67,51 @@ export function createAppClient(options: GitHubClientOptions): GitHubClient {
   return buildClient(options);
 }
 
+/** Rate-limited retries of one request, each after the wait GitHub asked for. */
+const LIMITED_ATTEMPTS = 3;
+
+/**
+ * Every request first waits for its caller's pace (a window GitHub opened for this caller,
+ * seen by every container); a 403 or 429 that asks to wait records the window for all and is
+ * tried again once it has passed, three times at most. A success that spent the primary budget
+ * (`x-ratelimit-remaining: 0`) records its reset the same way.
+ */
+function paced(client: GitHubClient, pace: Pace, caller: string, now: () => number): void {
+  client.hook.wrap('request', async (request, options) => {
+    for (let attempt = 1; ; attempt += 1) {
+      await pace.gate(caller);
+      try {
+        const response = await request(options);
+        const spent = limitedUntil({ status: 403, headers: primaryOnly(response.headers) }, now());
+        if (spent !== undefined) await pace.hold(caller, spent);
+        return response;
+      } catch (error) {
+        const answer = error as {
+          status?: number;
+          message?: string;
+          response?: { headers?: never };
+        };
+        const until = limitedUntil(
+          { status: answer.status, message: answer.message, headers: answer.response?.headers },
+          now(),
+        );
+        if (until === undefined) throw error;
+        await pace.hold(caller, until);
+        if (attempt >= LIMITED_ATTEMPTS) throw error;
+      }
+    }
+  });
+}
+
+/** The primary-limit headers of a successful answer, when they say the budget is spent. */
+function primaryOnly(headers: Record<string, unknown>): Record<string, string> | undefined {
+  if (String(headers['x-ratelimit-remaining']) !== '0') return undefined;
+  return {
+    'x-ratelimit-remaining': '0',
+    'x-ratelimit-reset': String(headers['x-ratelimit-reset']),
+  };
+}
+
 function buildClient(options: GitHubClientOptions, installationId?: number): GitHubClient {
   const { credentials, baseUrl, log, retryAfterBaseValue = 1000 } = options;
   const octokitLog = {
@@ -78,7 +127,8 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
         { retryAfterSeconds: after, method: request.method, url: request.url, attempt: count + 1 },
         `GitHub ${kind} limit`,
       );
-      return count < 3;
+      // Retried by the pace (paced), which every container sees, not by this container alone.
+      return !options.pace && count < 3;
     };
   const client = new RunnerOctokit({
     baseUrl,
@@ -89,7 +139,11 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
       privateKey: credentials.privateKey,
       ...(installationId ? { installationId } : {}),
     },
-    retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451], retryAfterBaseValue },
+    retry: {
+      // 429 is a rate limit: the pace waits what GitHub asks, never plugin-retry's back-off.
+      doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451, ...(options.pace ? [429] : [])],
+      retryAfterBaseValue,
+    },
     throttle: {
       onRateLimit: onLimit('rate'),
       onSecondaryRateLimit: onLimit('secondary rate'),
@@ -103,5 +157,12 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
     const remaining = Number(response.headers['x-ratelimit-remaining']);
     if (Number.isFinite(remaining)) options.onRateLimit?.(remaining);
   });
+  if (options.pace)
+    paced(
+      client,
+      options.pace,
+      installationId ? `installation-${installationId}` : 'app',
+      options.now ?? Date.now,
+    );
   return client;
 }

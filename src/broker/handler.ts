@@ -17,6 +17,7 @@ import { dynamoControlTable } from './control-table';
 import { createLambdaExecutor, type Executors } from './executors';
 import { createAppClient, createGitHubClients } from './github-client';
 import { sweepRunners } from './janitor';
+import { createPace } from './pace';
 import { settleRunner, type DestinationRecord } from './settle-runner';
 
 export interface BrokerOptions {
@@ -33,6 +34,8 @@ export interface BrokerOptions {
   readonly metrics?: Metrics;
   /** The clock the version pool waits on (Lambda's control plane); real time by default. */
   readonly controlPlaneClock?: { now(): number; sleep(ms: number): Promise<void> };
+  /** The clock GitHub's rate-limit waits run on (the shared pace); real time by default. */
+  readonly rateLimitClock?: { now(): number; sleep(ms: number): Promise<void> };
 }
 
 /** GitHub cancels a job that waited 24 hours: a dispatch request older than that serves none. */
@@ -155,6 +158,7 @@ async function prepare(
     baseUrl: config.apiBaseUrl,
     log,
     retryAfterBaseValue: options.retryAfterBaseValue,
+    ...sharedPace(config, clients, log, options.rateLimitClock),
   };
   return {
     config,
@@ -179,6 +183,23 @@ async function prepare(
 }
 
 type Ready = Awaited<ReturnType<typeof prepare>>;
+
+/** One pace for every container: the control table holds each caller's window (see pace.ts). */
+function sharedPace(
+  config: BrokerConfig,
+  clients: NonNullable<BrokerOptions['clients']>,
+  log: Logger,
+  clock: BrokerOptions['rateLimitClock'],
+) {
+  const pace = createPace({
+    ...(config.controlTable && clients.dynamodb
+      ? { dynamodb: clients.dynamodb, tableName: config.controlTable }
+      : {}),
+    log,
+    ...(clock ? { now: clock.now, sleep: clock.sleep } : {}),
+  });
+  return { pace, ...(clock ? { now: clock.now } : {}) };
+}
 
 /** The version pool, when some profile runs each job in a version of its own. */
 function environmentPool(

@@ -1,5 +1,5 @@
 import type { RunnerRequest } from '../runner-request';
-import { DuplicateRunnerError, GitHubCallError } from './errors';
+import { DuplicateRunnerError, GitHubCallError, RateLimitedError } from './errors';
 import type { GitHubClient } from './github-client';
 
 export interface RunnerTarget {
@@ -172,7 +172,9 @@ export async function deleteRunner(
   }
 }
 
-function callError(call: string, error: unknown): GitHubCallError {
+function callError(call: string, error: unknown): GitHubCallError | RateLimitedError {
+  // Told to wait longer than a function sleeps: no failure of GitHub's, and said as such.
+  if (error instanceof RateLimitedError) return error;
   const status = (error as { status?: number }).status;
   return new GitHubCallError(
     `lambda-runner: GitHub ${call} failed (${status ?? 'no answer'}): ${(error as Error).message}`,

@@ -1,0 +1,135 @@
+import { GetItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Logger } from 'pino';
+import { conditionFailed } from './control-table';
+import { RateLimitedError } from './errors';
+
+/**
+ * One pace for every broker container. When GitHub tells one caller to wait (a 403 or 429 with
+ * `retry-after`, or a primary limit spent, `x-ratelimit-remaining: 0` until
+ * `x-ratelimit-reset`), the time it may call again is written where every container reads it
+ * before each call: the control table's `pace#<caller>` item (an installation, or the App for
+ * its JWT calls). No container calls that caller's GitHub inside a window GitHub opened.
+ *
+ * A wait up to `maxWaitMs` is slept through; a longer one (an hourly reset) throws a retryable
+ * {@link RateLimitedError}, so the event goes back to Lambda's retries and the dead-letter queue
+ * instead of holding a function for an hour.
+ */
+export interface Pace {
+  /** Resolves when `caller` may call GitHub; throws when the wait is longer than the bound. */
+  gate(caller: string): Promise<void>;
+  /** GitHub told `caller` to wait until `untilMs`: every container waits as long. */
+  hold(caller: string, untilMs: number): Promise<void>;
+}
+
+export interface PaceOptions {
+  /** The control table; without it the pace is this container's alone (local mode). */
+  readonly dynamodb?: Pick<DynamoDBClient, 'send'>;
+  readonly tableName?: string;
+  /** The longest wait slept through in a function (default 60 s). */
+  readonly maxWaitMs?: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const LIFETIME_S = 2 * 3600;
+
+export function createPace(options: PaceOptions): Pace {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const maxWaitMs = options.maxWaitMs ?? 60_000;
+  const local = new Map<string, number>();
+  const { dynamodb, tableName, log } = options;
+  const key = (caller: string) => ({ pk: { S: `pace#${caller}` }, sk: { S: 'wait' } });
+
+  async function waitUntil(caller: string): Promise<number> {
+    const mine = local.get(caller) ?? 0;
+    if (!dynamodb || !tableName) return mine;
+    const { Item } = await dynamodb.send(
+      new GetItemCommand({ TableName: tableName, Key: key(caller), ConsistentRead: true }),
+    );
+    return Math.max(mine, Number(Item?.waitUntil?.N ?? 0));
+  }
+
+  return {
+    async gate(caller) {
+      for (;;) {
+        const until = await waitUntil(caller);
+        const wait = until - now();
+        if (wait <= 0) return;
+        if (wait > maxWaitMs)
+          throw new RateLimitedError(
+            `lambda-runner: GitHub asked ${caller} to wait ${Math.ceil(wait / 1000)} s: the event is retried later`,
+            until,
+          );
+        log.info({ caller, waitMs: wait }, 'waiting for GitHub rate limit window');
+        await sleep(wait);
+      }
+    },
+
+    async hold(caller, untilMs) {
+      local.set(caller, Math.max(local.get(caller) ?? 0, untilMs));
+      log.warn(
+        { caller, waitUntil: new Date(untilMs).toISOString() },
+        'GitHub rate limit: every broker waits',
+      );
+      if (!dynamodb || !tableName) return;
+      try {
+        // Only ever later: a shorter wait never shortens a longer one another container wrote.
+        await dynamodb.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: key(caller),
+            UpdateExpression: 'SET waitUntil = :until, expiresAt = :expires',
+            ConditionExpression: 'attribute_not_exists(waitUntil) OR waitUntil < :until',
+            ExpressionAttributeValues: {
+              ':until': { N: String(untilMs) },
+              ':expires': { N: String(Math.floor(untilMs / 1000) + LIFETIME_S) },
+            },
+          }),
+        );
+      } catch (error) {
+        if (!conditionFailed(error)) throw error;
+      }
+    },
+  };
+}
+
+/** GitHub's answer, as much of it as says whether and how long to wait. */
+interface LimitAnswer {
+  readonly status?: number;
+  readonly message?: string;
+  readonly headers?: Record<string, string | number | undefined>;
+}
+
+/**
+ * Until when GitHub asks the caller to wait, from a refused answer, or undefined when the
+ * answer is no rate limit. Secondary limits (403 or 429 with `retry-after`, or a 403 saying
+ * "secondary rate limit") and primary ones (`x-ratelimit-remaining: 0`) alike.
+ */
+export function limitedUntil(answer: LimitAnswer, now: number): number | undefined {
+  if (answer.status !== 403 && answer.status !== 429) return undefined;
+  const headers = answer.headers ?? {};
+  return afterRetry(headers, now) ?? afterReset(headers, now) ?? withoutHeader(answer, now);
+}
+
+function afterRetry(headers: NonNullable<LimitAnswer['headers']>, now: number) {
+  const seconds = Number(headers['retry-after']);
+  return headers['retry-after'] !== undefined && Number.isFinite(seconds) && seconds >= 0
+    ? now + seconds * 1000
+    : undefined;
+}
+
+function afterReset(headers: NonNullable<LimitAnswer['headers']>, now: number) {
+  if (String(headers['x-ratelimit-remaining']) !== '0') return undefined;
+  const reset = Number(headers['x-ratelimit-reset']);
+  // One second past the reset, as GitHub's guidance says.
+  return Number.isFinite(reset) ? Math.max(now, reset * 1000 + 1000) : undefined;
+}
+
+/** GitHub's guidance without a header: wait at least a minute. */
+function withoutHeader(answer: LimitAnswer, now: number) {
+  return answer.status === 429 || /secondary rate limit/i.test(answer.message ?? '')
+    ? now + 60_000
+    : undefined;
+}
