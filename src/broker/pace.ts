@@ -45,10 +45,19 @@ export function createPace(options: PaceOptions): Pace {
   async function waitUntil(caller: string): Promise<number> {
     const mine = local.get(caller) ?? 0;
     if (!dynamodb || !tableName) return mine;
-    const { Item } = await dynamodb.send(
-      new GetItemCommand({ TableName: tableName, Key: key(caller), ConsistentRead: true }),
-    );
-    return Math.max(mine, Number(Item?.waitUntil?.N ?? 0));
+    try {
+      const { Item } = await dynamodb.send(
+        new GetItemCommand({ TableName: tableName, Key: key(caller), ConsistentRead: true }),
+      );
+      return Math.max(mine, Number(Item?.waitUntil?.N ?? 0));
+    } catch (error) {
+      // The table unreadable is no reason to fail a job: this container's own knowledge stands.
+      log.warn(
+        { err: error, caller },
+        'could not read the shared GitHub pace: going by this container',
+      );
+      return mine;
+    }
   }
 
   return {
@@ -89,7 +98,9 @@ export function createPace(options: PaceOptions): Pace {
           }),
         );
       } catch (error) {
-        if (!conditionFailed(error)) throw error;
+        // A later window already there wins; an unwritable table leaves this container's own.
+        if (!conditionFailed(error))
+          log.warn({ err: error, caller }, 'could not share the GitHub rate limit window');
       }
     },
   };
