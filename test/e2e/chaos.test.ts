@@ -254,6 +254,19 @@ async function untilSettled(): Promise<void> {
 
 const waiting = () => JOBS.filter((id) => (fake.jobs.get(id) ?? 'queued') !== 'completed');
 
+/** GitHub delivers the burst ten at a time: the deliveries that failed, and answers by status. */
+async function deliverBurst(deliveries: ReturnType<typeof jobRequest>[]) {
+  const failed = new Set<string>();
+  const answered = new Map<number, number>();
+  for (let i = 0; i < deliveries.length; i += 10) {
+    const batch = deliveries.slice(i, i + 10);
+    const statuses = await Promise.all(batch.map((d) => fake.deliver(d)));
+    batch.forEach((d, n) => (statuses[n]! >= 300 ? failed.add(d.guid) : undefined));
+    for (const status of statuses) answered.set(status, (answered.get(status) ?? 0) + 1);
+  }
+  return { failed, answered };
+}
+
 describe('chaos: every fault, one burst, no job left waiting', () => {
   it('every matching job runs exactly once; nothing queued, nothing registered, redeliveries bounded', async () => {
     // The burst: every matching job, the duplicates, and deliveries that are not ours.
@@ -263,12 +276,7 @@ describe('chaos: every fault, one burst, no job left waiting', () => {
       ...faults['the delivery arrives twice'].map((id) => jobRequest(id)),
       ...others,
     ].sort(() => Math.random() - 0.5);
-    const failed = new Set<string>();
-    for (let i = 0; i < deliveries.length; i += 10) {
-      const batch = deliveries.slice(i, i + 10);
-      const statuses = await Promise.all(batch.map((d) => fake.deliver(d)));
-      batch.forEach((d, n) => (statuses[n]! >= 300 ? failed.add(d.guid) : undefined));
-    }
+    const { failed, answered } = await deliverBurst(deliveries);
     // Every delivery whose every invoke attempt the proxy refused failed, as GitHub sees it. A
     // loaded machine may fail others too (a gateway timeout): the schedule redelivers those as well.
     const refused = proxy!.refusedDeliveries();
@@ -348,7 +356,9 @@ describe('chaos: every fault, one burst, no job left waiting', () => {
         `left queued ${waiting().length}, registrations left ${registrations.length}, ` +
         `listeners started ${runs.length} (${extraRunners} beyond one per job; the runner faults explain ${explained}, repeated deliveries up to ${mayExplain - explained} more), ` +
         `schedule rounds ${rounds}, most redeliveries of one delivery ${Math.max(0, ...byGuid.values())} (limit ${MAX_REDELIVERIES}), ` +
-        `dead letters left ${existsSync(deadLetters) ? readdirSync(deadLetters).length : 0}`,
+        `dead letters left ${existsSync(deadLetters) ? readdirSync(deadLetters).length : 0}, ` +
+        `burst answers ${[...answered].map(([status, n]) => `${status}: ${n}`).join(', ')}, ` +
+        `failed in the burst and never redelivered: ${[...failed].filter((guid) => !byGuid.has(guid)).join(' ') || 'none'}`,
     ].join('\n');
     console.log(`chaos:\n${table}`);
 
