@@ -5,6 +5,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import pino from 'pino';
 import { toDeadLetter, type DeadLetters } from '../src/broker/dead-letters';
 import { createBrokerHandler } from '../src/broker/handler';
+import { beforeDeadline } from '../src/deadline';
 import { createRunnerHandler } from '../runner/handler';
 
 /**
@@ -46,9 +47,16 @@ const runnerHandler = createRunnerHandler();
 
 type Context = { getRemainingTimeInMillis(): number; functionName?: string };
 
-export async function broker(event: unknown) {
+export async function broker(event: unknown, context?: Context) {
   try {
-    return await brokerHandler(event);
+    // serverless offline drops an asynchronous event whose function timed out, where Lambda
+    // retries it and then keeps it in the dead-letter queue: time out a second early, here.
+    return await beforeDeadline(
+      brokerHandler(event),
+      context?.getRemainingTimeInMillis(),
+      1000,
+      () => new Error('Task timed out (the broker ran out of time)'),
+    );
   } catch (error) {
     // In Lambda: two retries, then the broker's dead-letter queue, as an on-failure record.
     log.error({ err: error, offline: 'dead-letter' }, 'broker event failed');

@@ -6,6 +6,8 @@ import { createAwsClients, type AwsClients } from './aws-clients';
 import { loadWebhookConfig, type WebhookConfig } from './config';
 import { createLambdaDispatch, type Dispatch } from './dispatch';
 import { LOG_LEVELS, type Env } from './env';
+import { beforeDeadline } from './deadline';
+import { DispatchError } from './errors';
 import { deriveSealKey } from './seal';
 import type { DeliveryOutcome } from './handle-delivery';
 import { createMetrics, recordDecision, type Metrics } from './metrics';
@@ -55,7 +57,10 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
     return ready;
   };
 
-  return async (event: HttpEvent | null | undefined): Promise<HttpAnswer> => {
+  return async (
+    event: HttpEvent | null | undefined,
+    context?: { getRemainingTimeInMillis?: () => number },
+  ): Promise<HttpAnswer> => {
     const request = toWebhookRequest(event);
     const refusal = refuse(request);
     if (refusal) {
@@ -68,7 +73,18 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
     }
     const id = request.headers['x-github-delivery'] ?? '';
     try {
-      await receive(await getReady(), request);
+      // Out of time, a 503 of its own: GitHub marks the delivery failed and the schedule
+      // redelivers it. A timed-out function would leave the answer to the gateway (serverless
+      // offline answers a timed-out HTTP API function with 200, hiding the failure).
+      await beforeDeadline(
+        receive(await getReady(), request),
+        context?.getRemainingTimeInMillis?.(),
+        DEADLINE_MARGIN_MS,
+        () =>
+          new DispatchError(
+            'lambda-runner: the webhook ran out of time before the job was handed on; GitHub can redeliver it',
+          ),
+      );
       return answerOutcome(outcomes.get(id));
     } catch (error) {
       const result = answerError(error);
@@ -85,6 +101,9 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
     }
   };
 }
+
+/** How long before the function's timeout the webhook gives up and answers 503. */
+export const DEADLINE_MARGIN_MS = 1000;
 
 function knownLevel(level: string | undefined): string {
   const wanted = level?.trim() ?? '';

@@ -340,6 +340,32 @@ describe('dispatch failures answer 5xx so GitHub can redeliver', () => {
     const { handler } = setup();
     expect((await handler(delivery(queuedJob()))).statusCode).toBe(503);
   });
+
+  it("an invoke still hanging when the function's time runs out -> 503 before the timeout, not the gateway's answer", async () => {
+    lambdaMock.on(InvokeCommand).callsFake(() => new Promise(() => undefined));
+    const { handler, records } = setup();
+    // One second left: the webhook's margin, so it answers at once.
+    const answer = await handler(delivery(queuedJob(), { deliveryId: 'slow' }), {
+      getRemainingTimeInMillis: () => 1000,
+    });
+    expect(answer.statusCode).toBe(503);
+    expect(body(answer)).toMatchObject({
+      result: 'error',
+      reason: expect.stringContaining('ran out of time'),
+    });
+    expect(records()).toContainEqual(
+      expect.objectContaining({ deliveryId: 'slow', decision: 'failed' }),
+    );
+  });
+
+  it('with time to spare the same delivery is dispatched (the guard waits for the work)', async () => {
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
+    const { handler } = setup();
+    const answer = await handler(delivery(queuedJob()), {
+      getRemainingTimeInMillis: () => 10_000,
+    });
+    expect(answer.statusCode).toBe(202);
+  });
 });
 
 describe('secrets', () => {
