@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
@@ -256,10 +256,13 @@ describe('lambda-runner status with no stack to read', () => {
   it('a stage with no stage file and no --region: never guesses a region', async () => {
     cfnMock.reset();
     const lines: string[] = [];
-    const code = await main(['status', '--stage', 'ghost'], (line) => lines.push(line), {
-      LAMBDA_RUNNER_STAGES_DIR: mkdtempSync(path.join(tmpdir(), 'lambda-runner-nostage-')),
-      AWS_REGION: 'us-east-1',
-    });
+    const stagesDir = mkdtempSync(path.join(tmpdir(), 'lambda-runner-nostage-'));
+    const code = await Promise.resolve(
+      main(['status', '--stage', 'ghost'], (line) => lines.push(line), {
+        LAMBDA_RUNNER_STAGES_DIR: stagesDir,
+        AWS_REGION: 'us-east-1',
+      }),
+    ).finally(() => rmSync(stagesDir, { recursive: true, force: true }));
     expect(code).toBe(1);
     expect(lines.join('\n')).toMatch(
       /✘ stack: stage ghost has no deploy\/stages\/ghost\.json here, so its region is unknown\n {4}what to do: .*--region <region>/,
