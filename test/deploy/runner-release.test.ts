@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
@@ -132,8 +132,12 @@ describe('runner release: resolved from GitHub, locked, checked', () => {
 });
 
 describe('lambda-runner runner-update --stage S', () => {
+  const made: string[] = [];
+  afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
   const stagesDir = () => {
-    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'lambda-runner-update-')), 'stages');
+    const parent = mkdtempSync(path.join(tmpdir(), 'lambda-runner-update-'));
+    made.push(parent);
+    const dir = path.join(parent, 'stages');
     mkdirSync(dir);
     return dir;
   };
