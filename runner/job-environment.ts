@@ -14,6 +14,8 @@ const WITHHELD = [
   'GITHUB_APP_SECRET_ARN',
   'AWS_LAMBDA_RUNTIME_API',
   '_HANDLER',
+  // A CodeBuild build's sealed payload (its one-use credential), already read by the runner.
+  'LAMBDA_RUNNER_PAYLOAD',
 ];
 
 /**

@@ -77,7 +77,11 @@ await Promise.all([
   }),
   build({
     ...common,
-    entryPoints: { index: 'runner/index.ts', 'prepare-layout': 'runner/prepare-layout.ts' },
+    entryPoints: {
+      index: 'runner/index.ts',
+      'prepare-layout': 'runner/prepare-layout.ts',
+      codebuild: 'runner/codebuild.ts',
+    },
     outdir: 'dist/runner',
     // The sandbox side: nothing that signs as the App may end up in its bundle.
     plugins: [refuse(/^@octokit\/auth-app$|\/src\/(broker|secret-source|aws-clients)/)],

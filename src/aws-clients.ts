@@ -1,3 +1,4 @@
+import type { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -8,6 +9,7 @@ export interface AwsClients {
   readonly secretsManager: SecretsManagerClient;
   readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBClient;
+  readonly codebuild: CodeBuildClient;
 }
 
 /**
@@ -19,6 +21,7 @@ export function createAwsClients(): AwsClients {
   let secretsManager: SecretsManagerClient | undefined;
   let sqs: SQSClient | undefined;
   let dynamodb: DynamoDBClient | undefined;
+  let codebuild: CodeBuildClient | undefined;
   return {
     get lambda() {
       lambda ??= new (loadSdk('@aws-sdk/client-lambda').LambdaClient)({});
@@ -36,6 +39,10 @@ export function createAwsClients(): AwsClients {
       dynamodb ??= new (loadSdk('@aws-sdk/client-dynamodb').DynamoDBClient)({});
       return dynamodb;
     },
+    get codebuild() {
+      codebuild ??= new (loadSdk('@aws-sdk/client-codebuild').CodeBuildClient)({});
+      return codebuild;
+    },
   };
 }
 
@@ -49,6 +56,7 @@ export function loadSdk<T extends keyof Clients>(name: T): Clients[T] {
 }
 
 export interface Clients {
+  '@aws-sdk/client-codebuild': typeof import('@aws-sdk/client-codebuild');
   '@aws-sdk/client-dynamodb': typeof import('@aws-sdk/client-dynamodb');
   '@aws-sdk/client-lambda': typeof import('@aws-sdk/client-lambda');
   '@aws-sdk/client-secrets-manager': typeof import('@aws-sdk/client-secrets-manager');

@@ -16,6 +16,14 @@ export interface RunnerProfile {
    * job after another (cleaned between jobs), for a single trust domain only.
    */
   readonly isolation?: 'version' | 'shared';
+  /** Executor `codebuild`: the CodeBuild project that runs each job in a build of its own. */
+  readonly projectName?: string;
+  /** Executor `codebuild`: the build's limit, the job's longest run (CodeBuild allows 8 hours). */
+  readonly timeoutMinutes?: number;
+  /** Executor `codebuild`: the compute type (`BUILD_GENERAL1_MEDIUM`, `BUILD_LAMBDA_4GB`, ...). */
+  readonly computeType?: string;
+  /** Executor `codebuild`: whether the build runs `dockerd` (privileged mode, EC2 compute). */
+  readonly docker?: boolean;
 }
 
 /** The default profile's labels: what the runner image carries (shared with deploy/profiles.js). */
@@ -71,6 +79,16 @@ function profileChecks(fields: Record<string, unknown>): [boolean, string][] {
       [undefined, 'version', 'shared'].includes(fields.isolation as string),
       'isolation must be "version" or "shared"',
     ],
+    [
+      fields.executor !== 'codebuild' || isNonEmptyString(fields.projectName),
+      'executor "codebuild" needs projectName',
+    ],
+    [
+      fields.timeoutMinutes === undefined ||
+        (Number.isInteger(fields.timeoutMinutes) && (fields.timeoutMinutes as number) >= 5),
+      'timeoutMinutes must be a whole number of minutes, at least 5',
+    ],
+    [fields.docker === undefined || typeof fields.docker === 'boolean', 'docker must be a boolean'],
   ];
 }
 

@@ -1,3 +1,4 @@
+import { StartBuildCommand, type CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DispatchError } from '../errors';
 import type { RunnerProfile } from '../profiles';
@@ -55,4 +56,50 @@ export function executorFor(executors: Executors, profile: RunnerProfile): Execu
     );
   }
   return executor;
+}
+
+/** The build variable that carries the sealed payload into a CodeBuild build. */
+export const BUILD_PAYLOAD_VARIABLE = 'LAMBDA_RUNNER_PAYLOAD';
+/** The build variable that tells the runner entry how long the build may run. */
+export const BUILD_TIMEOUT_VARIABLE = 'LAMBDA_RUNNER_TIMEOUT_SECONDS';
+
+/**
+ * A CodeBuild build of the profile's project, one per runner: a fresh environment for one job,
+ * up to the project's timeout (8 hours), with Docker where the project is privileged. The
+ * sealed payload travels as a build variable; the build's state change event (EventBridge)
+ * carries it back to the broker when the build ends. The variable is readable by anyone allowed
+ * `codebuild:BatchGetBuilds` on the project, which the job role is explicitly denied.
+ * The runner name is the idempotency token: a start retried within CodeBuild's window starts
+ * no second build.
+ */
+export function createCodeBuildExecutor({
+  codebuild,
+}: {
+  codebuild: Pick<CodeBuildClient, 'send'>;
+}): Executor {
+  return async (payload, profile) => {
+    const projectName = profile.projectName ?? '';
+    const timeoutSeconds = (profile.timeoutMinutes ?? 60) * 60;
+    let started;
+    try {
+      started = await codebuild.send(
+        new StartBuildCommand({
+          projectName,
+          idempotencyToken: payload.runnerName,
+          environmentVariablesOverride: [
+            { name: BUILD_PAYLOAD_VARIABLE, value: JSON.stringify(payload), type: 'PLAINTEXT' },
+            { name: BUILD_TIMEOUT_VARIABLE, value: String(timeoutSeconds), type: 'PLAINTEXT' },
+          ],
+        }),
+      );
+    } catch (error) {
+      throw new DispatchError(
+        `lambda-runner: starting a build of ${projectName} failed: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    if (!started.build?.id) {
+      throw new DispatchError(`lambda-runner: CodeBuild started no build of ${projectName}`);
+    }
+  };
 }

@@ -14,16 +14,22 @@ import { isVersioned, loadBrokerConfig, type BrokerConfig } from './config';
 import { createEnvironmentPool, type EnvironmentPool } from './environments';
 import { dispatchJob } from './dispatch-job';
 import { dynamoControlTable } from './control-table';
-import { createLambdaExecutor, type Executors } from './executors';
+import { createCodeBuildExecutor, createLambdaExecutor, type Executors } from './executors';
 import { createAppClient, createGitHubClients } from './github-client';
 import { sweepRunners } from './janitor';
 import { createPace } from './pace';
-import { settleRunner, type DestinationRecord } from './settle-runner';
+import {
+  BUILD_STATE_CHANGE,
+  settleBuild,
+  settleRunner,
+  type BuildStateChange,
+  type DestinationRecord,
+} from './settle-runner';
 
 export interface BrokerOptions {
   readonly env?: Env;
   readonly config?: BrokerConfig;
-  readonly clients?: Partial<Pick<AwsClients, 'sqs' | 'dynamodb'>> &
+  readonly clients?: Partial<Pick<AwsClients, 'sqs' | 'dynamodb' | 'codebuild'>> &
     Pick<AwsClients, 'lambda' | 'secretsManager'>;
   /** Where the broker's failed events wait; by default its SQS queue (`BROKER_DLQ_URL`). */
   readonly deadLetters?: DeadLetters;
@@ -41,14 +47,24 @@ export interface BrokerOptions {
 /** GitHub cancels a job that waited 24 hours: a dispatch request older than that serves none. */
 const DISPATCH_LIFETIME_MS = 24 * 3600_000;
 
-type BrokerEvent = 'dispatch' | 'destination' | 'schedule' | 'unknown';
+type BrokerEvent = 'dispatch' | 'destination' | 'build' | 'schedule' | 'unknown';
 
-/** Which of the three events this is: the broker's own JSON, AWS's destination record, or the schedule. */
+/**
+ * Which event this is: the broker's own JSON, AWS's destination record, CodeBuild's build state
+ * change (EventBridge), or the schedule.
+ */
 export function kindOf(event: unknown): BrokerEvent {
   if (typeof event !== 'object' || event === null) return 'unknown';
   const fields = event as Record<string, unknown>;
   if (fields.kind === 'dispatch') return 'dispatch';
   if ('requestContext' in fields && 'requestPayload' in fields) return 'destination';
+  return eventBridgeKind(fields);
+}
+
+/** CodeBuild's build state change, or the schedule: EventBridge's two events for the broker. */
+function eventBridgeKind(fields: Record<string, unknown>): BrokerEvent {
+  if (fields.source === 'aws.codebuild' && fields['detail-type'] === BUILD_STATE_CHANGE)
+    return 'build';
   if (fields['detail-type'] === 'Scheduled Event' || fields.source === 'aws.events')
     return 'schedule';
   return 'unknown';
@@ -85,6 +101,7 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
     if (!kind) return { result: 'refused' };
     const deps = await getReady();
     if (kind === 'destination') return settleRunner(event as DestinationRecord, deps);
+    if (kind === 'build') return settleBuild(event as BuildStateChange, deps);
     if (kind === 'schedule') return scheduleFromAlias(deps, event, context);
     return dispatchSealed(deps, event);
   };
@@ -101,7 +118,7 @@ function screen(event: unknown, log: Logger): Exclude<BrokerEvent, 'unknown'> | 
   if (kind !== 'unknown') return kind;
   log.warn(
     { decision: 'refused' },
-    'broker event refused: not a dispatch, destination or schedule',
+    'broker event refused: not a dispatch, destination, build state change or schedule',
   );
   return undefined;
 }
@@ -165,7 +182,7 @@ async function prepare(
     log,
     github: createGitHubClients(github),
     app: createAppClient(github),
-    executors: options.executors ?? { lambda: createLambdaExecutor({ lambda: clients.lambda }) },
+    executors: options.executors ?? defaultExecutors(clients),
     sealKey: deriveSealKey(secret),
     groupIds: new Map<string, number>(),
     metrics: options.metrics ?? createMetrics('broker'),
@@ -183,6 +200,16 @@ async function prepare(
 }
 
 type Ready = Awaited<ReturnType<typeof prepare>>;
+type CodeBuildSend = NonNullable<AwsClients['codebuild']>['send'];
+
+/** Runner functions, and CodeBuild projects where the broker has a CodeBuild client. */
+function defaultExecutors(clients: NonNullable<BrokerOptions['clients']>): Executors {
+  const lambda = createLambdaExecutor({ lambda: clients.lambda });
+  if (!('codebuild' in clients)) return { lambda };
+  // The client (and its SDK package) loads on the first build, not at every cold start.
+  const codebuild = { send: ((command) => clients.codebuild!.send(command)) as CodeBuildSend };
+  return { lambda, codebuild: createCodeBuildExecutor({ codebuild }) };
+}
 
 /** One pace for every container: the control table holds each caller's window (see pace.ts). */
 function sharedPace(

@@ -3,6 +3,7 @@ import { recordBroker } from '../metrics';
 import type { RunnerRequest } from '../runner-request';
 import { isSealed, sealExpiry } from '../seal';
 import { parseRunnerPayload, type RunnerPayload } from '../../runner/runner-payload';
+import { BUILD_PAYLOAD_VARIABLE } from './executors';
 import { dispatchJob, targetOf, type BrokerDeps, type DispatchOutcome } from './dispatch-job';
 import type { GitHubClient } from './github-client';
 import {
@@ -44,12 +45,70 @@ export async function settleRunner(
   record: DestinationRecord,
   deps: BrokerDeps,
 ): Promise<SettleReport> {
-  const payload = trustedPayload(record.requestPayload, deps);
+  const condition = record.requestContext?.condition ?? 'unknown';
+  return settlePayload(record.requestPayload, condition, 'destination record', deps);
+}
+
+/** The EventBridge event CodeBuild sends when a build changes state. */
+export interface BuildStateChange {
+  readonly source: 'aws.codebuild';
+  readonly 'detail-type': typeof BUILD_STATE_CHANGE;
+  readonly detail?: {
+    readonly 'build-status'?: string;
+    readonly 'project-name'?: string;
+    readonly 'build-id'?: string;
+    readonly 'additional-information'?: {
+      readonly environment?: {
+        readonly 'environment-variables'?: readonly {
+          readonly name?: string;
+          readonly value?: string;
+        }[];
+      };
+    };
+  };
+}
+
+export const BUILD_STATE_CHANGE = 'CodeBuild Build State Change';
+
+/** Build states after which the build holds no runner any more. */
+const BUILD_ENDED = ['SUCCEEDED', 'FAILED', 'FAULT', 'STOPPED', 'TIMED_OUT'];
+
+/**
+ * A CodeBuild build ended: settled as a runner function's end is, from the payload the broker
+ * sealed into the build's variables and from GitHub's state, never from the build's own word
+ * (its status is logged as the condition). A build still running is left alone.
+ */
+export async function settleBuild(
+  event: BuildStateChange,
+  deps: BrokerDeps,
+): Promise<SettleReport> {
+  const status = event.detail?.['build-status'] ?? 'unknown';
+  if (!BUILD_ENDED.includes(status)) return { registration: 'untouched' };
+  return settlePayload(buildPayload(event), `build ${status}`, 'build state change', deps);
+}
+
+/** The payload the build's variables carry, parsed (undefined when there is none). */
+function buildPayload(event: BuildStateChange): unknown {
+  const environment = event.detail?.['additional-information']?.environment;
+  const carried = environment?.['environment-variables']?.find(
+    (variable) => variable.name === BUILD_PAYLOAD_VARIABLE,
+  );
+  try {
+    return JSON.parse(carried?.value ?? '') as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+async function settlePayload(
+  value: unknown,
+  condition: string,
+  what: string,
+  deps: BrokerDeps,
+): Promise<SettleReport> {
+  const payload = trustedPayload(value, deps);
   if (typeof payload === 'string') {
-    deps.log.warn(
-      { decision: 'refused', condition: record.requestContext?.condition },
-      `destination record refused: ${payload}`,
-    );
+    deps.log.warn({ decision: 'refused', condition }, `${what} refused: ${payload}`);
     return { registration: 'untouched' };
   }
   const log = deps.log.child({
@@ -62,7 +121,6 @@ export async function settleRunner(
   const target = targetOf(payload, deps.config);
   const registration = await removeUnlessBusy(client, target, payload, log);
   await retireVersion(payload, deps, log);
-  const condition = record.requestContext?.condition ?? 'unknown';
   const status = await jobOutcome(client, payload, { condition, registration, log, deps });
   if (status !== 'queued' || registration === 'busy') {
     return { runnerName: payload.runnerName, registration };
