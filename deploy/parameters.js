@@ -55,6 +55,11 @@ const hostAndPort = (value) => {
 const optional = (/** @type {Check} */ check) => (/** @type {string} */ value) =>
   value === '' ? undefined : check(value);
 
+/** Empty, or an ECR image pinned by digest. */
+const ecrImage = optional(
+  matches(ECR_DIGEST_URI, 'an ECR image pinned by digest: <uri>@sha256:<64 hex>'),
+);
+
 /** @type {Record<string, { default: string, check: Check, about: string }>} */
 const PARAMETERS = {
   reservedConcurrency: {
@@ -168,17 +173,29 @@ const PARAMETERS = {
   gheProtocol: { default: 'https', check: oneOf(['https', 'http']), about: 'GHES protocol' },
   runnerImageUri: {
     default: '',
-    check: optional(
-      matches(ECR_DIGEST_URI, 'an ECR image pinned by digest: <uri>@sha256:<64 hex>'),
-    ),
+    check: ecrImage,
     about: 'a pushed x86_64 runner image (else Docker builds runner/Dockerfile)',
   },
   runnerImageUriArm64: {
     default: '',
-    check: optional(
-      matches(ECR_DIGEST_URI, 'an ECR image pinned by digest: <uri>@sha256:<64 hex>'),
-    ),
+    check: ecrImage,
     about: 'a pushed arm64 runner image',
+  },
+  codebuildImageUri: {
+    default: '',
+    check: ecrImage,
+    about:
+      'the pushed x86_64 CodeBuild runner image (npm run docker:build -- --target codebuild), for codebuild profiles',
+  },
+  codebuildImageUriArm64: {
+    default: '',
+    check: ecrImage,
+    about: 'the pushed arm64 CodeBuild runner image, for arm64 codebuild profiles',
+  },
+  buildQueuedAlarmMinutes: {
+    default: '5',
+    check: intRange(1, 480),
+    about: 'a CodeBuild profile alarms when a build waits longer than this for its machine',
   },
   runnerVersion: {
     default: '',

@@ -9,8 +9,36 @@ const SEED_LABELS = require('../src/default-runner-labels.json');
 /**
  * @typedef {{ name: string, labels: string[], scope?: 'repo' | 'org', group?: string,
  *   memorySize?: number, reservedConcurrency?: number, architecture?: 'x86_64' | 'arm64',
- *   isolation?: 'version' | 'shared' }} DeployProfile
+ *   isolation?: 'version' | 'shared', executor?: 'lambda' | 'codebuild', computeType?: string,
+ *   timeoutMinutes?: number, docker?: boolean }} DeployProfile
  */
+
+/** CodeBuild's compute types: EC2 (Docker possible) and Lambda (faster start, 15 minutes). */
+const EC2_COMPUTE = [
+  'BUILD_GENERAL1_SMALL',
+  'BUILD_GENERAL1_MEDIUM',
+  'BUILD_GENERAL1_LARGE',
+  'BUILD_GENERAL1_XLARGE',
+  'BUILD_GENERAL1_2XLARGE',
+];
+const LAMBDA_COMPUTE = [
+  'BUILD_LAMBDA_1GB',
+  'BUILD_LAMBDA_2GB',
+  'BUILD_LAMBDA_4GB',
+  'BUILD_LAMBDA_8GB',
+  'BUILD_LAMBDA_10GB',
+];
+/** CodeBuild's longest build that lambda-runner offers (8 hours), and Lambda compute's. */
+const MAX_BUILD_MINUTES = 480;
+const MAX_LAMBDA_BUILD_MINUTES = 15;
+
+/** A CodeBuild profile's build timeout: its own, else an hour (Lambda compute: 15 minutes). */
+const buildTimeout = (/** @type {DeployProfile} */ profile) =>
+  profile.timeoutMinutes ??
+  (LAMBDA_COMPUTE.includes(profile.computeType ?? '') ? MAX_LAMBDA_BUILD_MINUTES : 60);
+
+/** Whether a profile's jobs run in CodeBuild builds rather than runner functions. */
+const isCodeBuild = (/** @type {DeployProfile} */ profile) => profile.executor === 'codebuild';
 
 /**
  * The runner profiles to deploy: `file` (the stage's profile file or `RUNNER_PROFILES_FILE`),
@@ -55,7 +83,50 @@ function profileProblems(profile, index) {
   if (![undefined, 'version', 'shared'].includes(profile?.isolation)) {
     problems.push(`${where}: isolation must be "version" or "shared"`);
   }
-  return [...problems, ...sizeProblems(profile, where)];
+  if (![undefined, 'lambda', 'codebuild'].includes(profile?.executor)) {
+    problems.push(`${where}: executor must be "lambda" or "codebuild"`);
+  }
+  const own = isCodeBuild(profile) ? buildProblems(profile, where) : lambdaOnly(profile, where);
+  return [...problems, ...sizeProblems(profile, where), ...own];
+}
+
+/** A CodeBuild profile's compute, timeout and Docker. @param {any} profile @param {string} where */
+function buildProblems(profile, where) {
+  const problems = [];
+  const ec2 = EC2_COMPUTE.includes(profile.computeType);
+  if (!ec2 && !LAMBDA_COMPUTE.includes(profile.computeType)) {
+    problems.push(
+      `${where}: computeType must be one of ${[...EC2_COMPUTE, ...LAMBDA_COMPUTE].join(', ')}`,
+    );
+  }
+  const max = LAMBDA_COMPUTE.includes(profile.computeType)
+    ? MAX_LAMBDA_BUILD_MINUTES
+    : MAX_BUILD_MINUTES;
+  const timeout = profile.timeoutMinutes;
+  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 5 && timeout <= max)) {
+    problems.push(
+      `${where}: timeoutMinutes must be a whole number from 5 to ${max} on ${ec2 ? 'EC2' : 'Lambda'} compute`,
+    );
+  }
+  if (profile.docker !== undefined && typeof profile.docker !== 'boolean') {
+    problems.push(`${where}: docker must be true or false`);
+  } else if (profile.docker === true && !ec2) {
+    problems.push(`${where}: docker needs EC2 compute (privileged mode): a BUILD_GENERAL1_ type`);
+  }
+  for (const field of ['memorySize', 'reservedConcurrency', 'isolation']) {
+    if (profile[field] !== undefined)
+      problems.push(
+        `${where}: ${field} is for Lambda profiles; a CodeBuild profile sizes by computeType`,
+      );
+  }
+  return problems;
+}
+
+/** Fields only a CodeBuild profile takes. @param {any} profile @param {string} where */
+function lambdaOnly(profile, where) {
+  return ['computeType', 'timeoutMinutes', 'docker']
+    .filter((field) => profile?.[field] !== undefined)
+    .map((field) => `${where}: ${field} is for executor "codebuild" profiles`);
 }
 
 /** @param {any} profile @param {string} where @returns {string[]} */
@@ -90,6 +161,11 @@ function functionLogicalId(/** @type {string} */ key) {
   return `${key[0]?.toUpperCase()}${key.slice(1)}LambdaFunction`;
 }
 
+/** A CodeBuild profile's project name: it carries the stage. */
+function buildProjectName(/** @type {string} */ stage, /** @type {DeployProfile} */ profile) {
+  return `lambda-runner-${stage}-build-${profile.name}`;
+}
+
 /** The deployed Lambda name: it carries the stage. */
 function runnerFunctionName(/** @type {string} */ stage, /** @type {DeployProfile} */ profile) {
   return `lambda-runner-${stage}-runner-${profile.name}`;
@@ -101,4 +177,8 @@ module.exports = {
   functionKey,
   functionLogicalId,
   runnerFunctionName,
+  buildProjectName,
+  isCodeBuild,
+  buildTimeout,
+  EC2_COMPUTE,
 };

@@ -146,18 +146,70 @@ function samDeployPolicy(stage) {
 const lambdaArn = (/** @type {string} */ name) => arn('lambda', `function:${name}`);
 
 /**
- * @param {{ stage: string, webhookName: string, brokerName: string, runnerNames: string[],
- *   jobPolicies: string[], guard: import('./stack-guard').GuardInput }} options
+ * What the job role needs as a CodeBuild project's service role: its builds' log groups and its
+ * runner image. Assumed by CodeBuild for this account's projects only.
+ * @param {{ projects: string[], logGroups: string[], repositories: unknown[] }} builds
  */
-function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard }) {
+function buildService(builds) {
+  if (builds.projects.length === 0) return { trust: [], statements: [] };
+  const trust = {
+    Effect: 'Allow',
+    Principal: { Service: 'codebuild.amazonaws.com' },
+    Action: 'sts:AssumeRole',
+    Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+  };
+  const statements = [
+    {
+      Sid: 'WriteBuildLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: builds.logGroups.map((group) => arn('logs', `log-group:${group}:*`)),
+    },
+    {
+      Sid: 'PullTheRunnerImage',
+      Effect: 'Allow',
+      Action: 'ecr:GetAuthorizationToken',
+      Resource: '*',
+    },
+    ...(builds.repositories.length > 0
+      ? [
+          {
+            Sid: 'PullTheRunnerImageLayers',
+            Effect: 'Allow',
+            Action: [
+              'ecr:BatchCheckLayerAvailability',
+              'ecr:GetDownloadUrlForLayer',
+              'ecr:BatchGetImage',
+            ],
+            Resource: builds.repositories,
+          },
+        ]
+      : []),
+  ];
+  return { trust: [trust], statements };
+}
+
+/**
+ * @param {{ stage: string, webhookName: string, brokerName: string, runnerNames: string[],
+ *   jobPolicies: string[], guard: import('./stack-guard').GuardInput,
+ *   builds?: { projects: string[], logGroups: string[], repositories: unknown[] } }} options
+ */
+function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard, builds }) {
+  const buildAccess = builds ?? { projects: [], logGroups: [], repositories: [] };
+  const service = buildService(buildAccess);
   const managed = jobPolicies.map((policy) =>
     policy === 'sam-deploy' ? { Ref: 'SamDeployJobPolicy' } : policy,
   );
-  const role = (/** @type {string} */ name, /** @type {unknown[]} */ statements, extra = {}) => ({
+  const role = (
+    /** @type {string} */ name,
+    /** @type {unknown[]} */ statements,
+    extra = {},
+    trust = lambdaTrust,
+  ) => ({
     Type: 'AWS::IAM::Role',
     Properties: {
       RoleName: `lambda-runner-${stage}-${name}`,
-      AssumeRolePolicyDocument: lambdaTrust,
+      AssumeRolePolicyDocument: trust,
       Policies: [
         { PolicyName: name, PolicyDocument: { Version: '2012-10-17', Statement: statements } },
       ],
@@ -213,6 +265,7 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
         ],
         Resource: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
       },
+      ...startBuilds(buildAccess.projects),
       // Runner starts per job attempt, counted with conditional writes.
       {
         Effect: 'Allow',
@@ -238,12 +291,15 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
           Action: 'lambda:InvokeFunction',
           Resource: lambdaArn(brokerName),
         },
+        ...service.statements,
         ...deny,
       ],
       {
-        Description: 'Runner functions and the jobs they run: the jobPolicies deploy parameter',
+        Description:
+          'Runner functions, CodeBuild runners and the jobs they run: the jobPolicies deploy parameter',
         ...(managed.length > 0 ? { ManagedPolicyArns: managed } : {}),
       },
+      { ...lambdaTrust, Statement: [...lambdaTrust.Statement, ...service.trust] },
     ),
     ...(jobPolicies.includes('sam-deploy')
       ? {
@@ -252,6 +308,22 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
         }
       : {}),
   };
+}
+
+/**
+ * The broker alone starts builds of the stage's projects (and reads them, for `status`).
+ * @param {string[]} projects
+ */
+function startBuilds(projects) {
+  if (projects.length === 0) return [];
+  return [
+    {
+      Sid: 'StartRunnerBuilds',
+      Effect: 'Allow',
+      Action: 'codebuild:StartBuild',
+      Resource: projects.map((project) => arn('codebuild', `project/${project}`)),
+    },
+  ];
 }
 
 module.exports = { roles, jobRolePath };

@@ -3,7 +3,13 @@
 // The webhook's routing settings of a stage, from what deploy uses: the stage file, its
 // parameters and its profile file. The template's webhook environment and
 // `lambda-runner explain --stage` both come from here, so they cannot disagree.
-const { loadDeployProfiles, runnerFunctionName } = require('./profiles');
+const {
+  loadDeployProfiles,
+  runnerFunctionName,
+  buildProjectName,
+  isCodeBuild,
+  buildTimeout,
+} = require('./profiles');
 const { splitList } = require('./parameters');
 const { deployContext, readStageFile } = require('./stage-file');
 
@@ -15,12 +21,26 @@ function profileList(stage, profiles) {
   return profiles.map((profile) => ({
     name: profile.name,
     labels: profile.labels,
-    functionName: runnerFunctionName(stage, profile),
+    ...(isCodeBuild(profile) ? buildFields(stage, profile) : lambdaFields(stage, profile)),
     ...(profile.scope ? { scope: profile.scope } : {}),
     ...(profile.group ? { group: profile.group } : {}),
-    ...(profile.isolation ? { isolation: profile.isolation } : {}),
   }));
 }
+
+/** @param {string} stage @param {import('./profiles').DeployProfile} profile */
+const lambdaFields = (stage, profile) => ({
+  functionName: runnerFunctionName(stage, profile),
+  ...(profile.isolation ? { isolation: profile.isolation } : {}),
+});
+
+/** @param {string} stage @param {import('./profiles').DeployProfile} profile */
+const buildFields = (stage, profile) => ({
+  executor: 'codebuild',
+  projectName: buildProjectName(stage, profile),
+  computeType: profile.computeType,
+  timeoutMinutes: buildTimeout(profile),
+  docker: profile.docker === true,
+});
 
 /**
  * The routing environment of a stage as deployed: REQUIRED_LABEL, the allow lists and

@@ -80,6 +80,17 @@ function stackGuard(input) {
       ],
     },
     {
+      // A build's variables carry its one-use runner credential (BatchGetBuilds shows them), and
+      // only the broker starts builds: no job reads, starts, stops or changes a runner build.
+      Sid: 'NeverTouchRunnerBuilds',
+      Effect: 'Deny',
+      Action: 'codebuild:*',
+      Resource: [
+        regional('codebuild', 'project/lambda-runner-*'),
+        regional('codebuild', 'build/lambda-runner-*'),
+      ],
+    },
+    {
       // A mapping onto the broker would drain its dead-letter queue or feed it events.
       Sid: 'NoEventSourceOntoLambdaRunner',
       Effect: 'Deny',

@@ -7,7 +7,9 @@ const {
   functionKey,
   functionLogicalId,
   runnerFunctionName,
+  isCodeBuild,
 } = require('./profiles');
+const { buildAccess, buildResources } = require('./codebuild');
 const { createHash } = require('node:crypto');
 const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
@@ -55,7 +57,9 @@ function settings() {
     [
       Number(p.webhookReservedConcurrency),
       Number(p.brokerReservedConcurrency),
-      ...profiles.map((profile) => profile.reservedConcurrency ?? Number(p.reservedConcurrency)),
+      ...profiles
+        .filter((profile) => !isCodeBuild(profile))
+        .map((profile) => profile.reservedConcurrency ?? Number(p.reservedConcurrency)),
     ],
     Number(p.accountConcurrency),
   );
@@ -240,10 +244,11 @@ async function functions() {
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
     },
   };
-  for (const profile of s.profiles)
+  const lambdas = s.profiles.filter((profile) => !isCodeBuild(profile));
+  for (const profile of lambdas)
     result[functionKey(profile)] = runnerFunction(s, profile, runnerImage(s, profile));
   const deployment = runnerDeployment(
-    s.profiles.map((profile) => result[functionKey(profile)]),
+    lambdas.map((profile) => result[functionKey(profile)]),
     lock,
   );
   result.broker = brokerFunction(s, brokerName, profiles, lock.version, deployment);
@@ -382,10 +387,45 @@ function alarmTopic(s) {
   };
 }
 
+/**
+ * The CodeBuild runner image of each architecture a `codebuild` profile uses: a pushed image
+ * pinned by digest (`codebuildImageUri`, `codebuildImageUriArm64`). `deploy` refuses to go on
+ * without it, naming the parameter; `package` writes a placeholder and says so.
+ * @param {Settings} s
+ */
+function buildImages(s) {
+  const builds = s.profiles.filter(isCodeBuild);
+  /** @param {'x86_64' | 'arm64'} arch @param {string} param */
+  const image = (arch, param) => {
+    const uri = s.params[param];
+    const needed = builds.some((profile) => (profile.architecture ?? 'x86_64') === arch);
+    if (uri || !needed || s.offline) return uri || placeholderImage(s.region);
+    const advice =
+      `lambda-runner: a codebuild profile runs on ${arch}, and there is no CodeBuild runner image for it. ` +
+      `Build and push it (npm run docker:build -- --stage ${s.stage} --target codebuild${arch === 'arm64' ? ' --platform linux/arm64' : ''}, then docker:push) and pass --param="${param}=<ecr uri>@sha256:<digest>".`;
+    if (s.command === 'deploy') throw new Error(advice);
+    process.emitWarning(`${advice} This package holds a placeholder image and cannot be deployed.`);
+    return placeholderImage(s.region);
+  };
+  return {
+    x86_64: image('x86_64', 'codebuildImageUri'),
+    arm64: image('arm64', 'codebuildImageUriArm64'),
+  };
+}
+
 function resources() {
   const s = settings();
-  const runnerIds = s.profiles.map((profile) => functionLogicalId(functionKey(profile)));
-  const runnerNames = s.profiles.map((profile) => runnerFunctionName(s.stage, profile));
+  const lambdas = s.profiles.filter((profile) => !isCodeBuild(profile));
+  const runnerIds = lambdas.map((profile) => functionLogicalId(functionKey(profile)));
+  const runnerNames = lambdas.map((profile) => runnerFunctionName(s.stage, profile));
+  const builds = {
+    stage: s.stage,
+    profiles: s.profiles,
+    images: buildImages(s),
+    logRetentionDays: Number(s.params.logRetentionDays),
+    queuedAlarmMinutes: Number(s.params.buildQueuedAlarmMinutes),
+    alarmActions: s.alarmEmail ? [{ Ref: 'AlarmTopic' }] : [],
+  };
   const webhookName = `lambda-runner-${s.stage}-webhook`;
   const brokerName = `lambda-runner-${s.stage}-broker`;
   return {
@@ -424,6 +464,7 @@ function resources() {
         brokerName,
         runnerNames,
         jobPolicies: s.jobPolicies,
+        builds: buildAccess(builds),
         guard: {
           stage: s.stage,
           webhookName,
@@ -450,6 +491,7 @@ function resources() {
       }),
       ...alarmTopic(s),
       ...(s.offline ? {} : scheduleResources()),
+      ...(s.offline ? {} : buildResources(builds)),
     },
     // The webhook's API stage: at most this many deliveries a second, whatever floods it.
     extensions: s.offline

@@ -2,7 +2,7 @@
 // What a hostile job holding the runner role can do, decided by an IAM policy simulator over the
 // packaged templates: identity policies, boundaries and the secrets', key's and bucket's own
 // policies together. The table is DEPLOYMENT.md's, row for row.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   ACCOUNT,
@@ -114,6 +114,20 @@ function rows(stack: Stack): [string, Request][] {
     ],
     ['purge the dead-letter queue', { action: 'sqs:PurgeQueue', resource: dlq }],
     ['send to the dead-letter queue', { action: 'sqs:SendMessage', resource: dlq }],
+    [
+      "read a runner build's variables (another job's runner credential)",
+      {
+        action: 'codebuild:BatchGetBuilds',
+        resource: regional('codebuild', `project/${own('build-docker')}`),
+      },
+    ],
+    [
+      'start a runner build',
+      {
+        action: 'codebuild:StartBuild',
+        resource: regional('codebuild', `project/${own('build-docker')}`),
+      },
+    ],
     [
       "reset the control table's counts",
       { action: 'dynamodb:DeleteItem', resource: stack.arn('ControlTable') },
@@ -269,7 +283,7 @@ describe('the runner (job) role, evaluated', () => {
     const mustBeDenied = [...evaluated.keys()].filter(
       (label) => !ALWAYS_ALLOWED.includes(label) && !JOB_WORK.includes(label),
     );
-    expect(mustBeDenied).toHaveLength(29);
+    expect(mustBeDenied).toHaveLength(31);
     for (const label of mustBeDenied)
       expect([label, evaluated.get(label)]).toEqual([label, ['denied', 'denied', 'denied']]);
   });
@@ -355,6 +369,7 @@ describe('a planted fault', () => {
     'NeverChangeLambdaRunnerFunctions',
     'InvokeOnlyTheBroker',
     'NoEventSourceOntoLambdaRunner',
+    'NeverTouchRunnerBuilds',
   ]);
   /** The PowerUserAccess template with the runner role's deny taken out (and, if asked, the secrets' policies). */
   function weakened(withoutSecretPolicies: boolean): Stack {
@@ -385,6 +400,8 @@ describe('a planted fault', () => {
       "change the HTTP API's stage (throttling, access log)",
       "disable the broker's schedule",
       "reset the control table's counts",
+      "read a runner build's variables (another job's runner credential)",
+      'start a runner build',
     ])
       expect([label, await decide(stack, label)]).toEqual([label, 'Allowed']);
     // The secrets' own policies still hold: reading the App key is refused by them alone.
@@ -394,4 +411,49 @@ describe('a planted fault', () => {
   it('without the deny and the secrets policies, the App key is readable', async () => {
     expect(await decide(weakened(true), 'read the App key')).toBe('Allowed');
   });
+});
+
+describe('CodeBuild runner builds, evaluated in a stage with a codebuild profile', () => {
+  it('the broker alone starts builds; no job reads their variables or starts one, PowerUserAccess or not', async () => {
+    const profiles = path.join(work, 'build-profiles.json');
+    writeFileSync(
+      profiles,
+      JSON.stringify([
+        { name: 'default', labels: ['self-hosted', 'lambda-runner'] },
+        {
+          name: 'docker',
+          labels: ['self-hosted', 'lambda-runner', 'docker'],
+          executor: 'codebuild',
+          computeType: 'BUILD_GENERAL1_MEDIUM',
+          docker: true,
+        },
+      ]),
+    );
+    const { template } = pack(work, 'codebuild', {
+      args: [`--param=jobPolicies=${POWER_USER}`],
+      env: { RUNNER_PROFILES_FILE: profiles },
+      stage: STAGE,
+    });
+    const stack = new Stack(template);
+    const project = regional('codebuild', `project/${own('build-docker')}`);
+    const who = {
+      broker: stackRole(stack, 'BrokerRole'),
+      runner: stackRole(stack, 'RunnerRole', managed),
+    };
+    const decisions: Record<string, string[]> = {};
+    for (const [name, principal] of Object.entries(who))
+      decisions[name] = await Promise.all(
+        ['codebuild:StartBuild', 'codebuild:BatchGetBuilds', 'codebuild:StopBuild'].map(
+          async (action) => word(await evaluate(stack, principal, { action, resource: project })),
+        ),
+      );
+    expect(decisions).toEqual({
+      broker: ['allowed', 'denied', 'denied'],
+      runner: ['denied', 'denied', 'denied'],
+    });
+    // The project runs its builds with the job role, which CodeBuild may assume for this account.
+    expect(template.Resources.BuildDockerProject?.Properties?.ServiceRole).toEqual({
+      'Fn::GetAtt': ['RunnerRole', 'Arn'],
+    });
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- the deploy modules are CommonJS, loaded as serverless loads them */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pack, packageWorkDir, root } from '../support/serverless-package';
 
@@ -42,6 +42,16 @@ describe('deploy parameters: each bad value is refused by name with what is allo
       'runnerImageUri',
       'repo:latest',
       /runnerImageUri="repo:latest": must be an ECR image pinned by digest/,
+    ],
+    [
+      'codebuildImageUri',
+      'build:latest',
+      /codebuildImageUri="build:latest": must be an ECR image pinned by digest/,
+    ],
+    [
+      'buildQueuedAlarmMinutes',
+      '0',
+      /buildQueuedAlarmMinutes="0": must be a whole number from 1 to 480/,
     ],
     ['runnerVersion', 'latest', /runnerVersion="latest": must be a release version .*never latest/],
     ['runnerAllowStale', 'yes', /runnerAllowStale="yes": must be one of false, true/],
@@ -176,7 +186,7 @@ describe('stages remember their settings', () => {
 });
 
 /** The real `serverless` command, run from deploy/ as the docs run it, against no AWS at all. */
-function serverless(args: string[]) {
+function serverless(args: string[], env: Record<string, string> = {}) {
   const result = spawnSync(path.join(root, 'node_modules/.bin/serverless'), args, {
     cwd: path.join(root, 'deploy'),
     env: {
@@ -187,6 +197,7 @@ function serverless(args: string[]) {
       AWS_SECRET_ACCESS_KEY: 'none',
       // Nothing answers here: a command that got past the checks would fail on the network.
       AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      ...env,
     },
     encoding: 'utf8',
     timeout: 60_000,
@@ -230,5 +241,36 @@ describe('serverless deploy without a real image', () => {
     expect(output).toMatch(/no Docker engine answers, so there is no real runner image/);
     expect(output).toMatch(/runnerImageUri=<ecr uri>@sha256:<digest>/);
     expect(output).not.toMatch(/ECONNREFUSED|127\.0\.0\.1:9/);
+  }, 60_000);
+
+  it('stops for a codebuild profile without its CodeBuild image, naming the parameter', () => {
+    const file = path.join(work, 'build-profiles.json');
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { name: 'default', labels: ['self-hosted', 'lambda-runner'] },
+        {
+          name: 'docker',
+          labels: ['self-hosted', 'lambda-runner', 'docker'],
+          executor: 'codebuild',
+          computeType: 'BUILD_GENERAL1_MEDIUM',
+          docker: true,
+        },
+      ]),
+    );
+    const image = `123456789012.dkr.ecr.us-east-1.amazonaws.com/runner@sha256:${'a'.repeat(64)}`;
+    const result = serverless(
+      ['deploy', '--stage', 'nobuildimage', `--param=runnerImageUri=${image}`],
+      {
+        RUNNER_PROFILES_FILE: file,
+      },
+    );
+    expect(result.status).not.toBe(0);
+    expect(result.output).toMatch(
+      /a codebuild profile runs on x86_64, and there is no CodeBuild runner image/,
+    );
+    expect(result.output).toMatch(/--target codebuild/);
+    expect(result.output).toMatch(/codebuildImageUri=<ecr uri>@sha256:<digest>/);
+    expect(result.output).not.toMatch(/ECONNREFUSED|127\.0\.0\.1:9/);
   }, 60_000);
 });

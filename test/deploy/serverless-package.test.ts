@@ -451,3 +451,125 @@ describe('serverless package with runner profiles and parameters', () => {
     );
   }, 60_000);
 });
+
+describe('serverless package with CodeBuild profiles', () => {
+  const IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/lambda-runner-build@sha256:${'b'.repeat(64)}`;
+  const profiles = (list: unknown[]) => {
+    const file = path.join(work, `build-profiles-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, JSON.stringify(list));
+    return { RUNNER_PROFILES_FILE: file };
+  };
+  const lambdaProfile = { name: 'default', labels: ['self-hosted', 'lambda-runner'] };
+  const dockerProfile = {
+    name: 'docker',
+    labels: ['self-hosted', 'lambda-runner', 'docker'],
+    executor: 'codebuild',
+    computeType: 'BUILD_GENERAL1_LARGE',
+    timeoutMinutes: 360,
+    docker: true,
+  };
+  let template: Template;
+  beforeAll(() => {
+    template = pack(
+      'codebuild',
+      [`--param=codebuildImageUri=${IMAGE}`],
+      profiles([lambdaProfile, dockerProfile]),
+    );
+  }, 120_000);
+
+  it('makes a privileged project run by the job role, and no runner function, for the Docker profile', () => {
+    expect(template.Resources.BuildDockerProject!.Properties).toMatchObject({
+      Name: 'lambda-runner-citest-build-docker',
+      ServiceRole: { 'Fn::GetAtt': ['RunnerRole', 'Arn'] },
+      TimeoutInMinutes: 360,
+      Environment: {
+        Type: 'LINUX_CONTAINER',
+        ComputeType: 'BUILD_GENERAL1_LARGE',
+        Image: IMAGE,
+        PrivilegedMode: true,
+      },
+      LogsConfig: {
+        CloudWatchLogs: {
+          Status: 'ENABLED',
+          GroupName: '/aws/codebuild/lambda-runner-citest-build-docker',
+        },
+      },
+    });
+    expect(template.Resources.RunnerDockerLambdaFunction).toBeUndefined();
+    expect(
+      byType(template, 'AWS::Lambda::Function').map(([, fn]) => fn.Properties.FunctionName),
+    ).not.toContain('lambda-runner-citest-runner-docker');
+    // The broker routes the profile to the project, and may start builds of it alone.
+    const brokerProfiles = JSON.parse(
+      template.Resources.BrokerLambdaFunction!.Properties.Environment.Variables.RUNNER_PROFILES,
+    );
+    expect(brokerProfiles[1]).toEqual({
+      name: 'docker',
+      labels: dockerProfile.labels,
+      executor: 'codebuild',
+      projectName: 'lambda-runner-citest-build-docker',
+      computeType: 'BUILD_GENERAL1_LARGE',
+      timeoutMinutes: 360,
+      docker: true,
+    });
+    const start = statements(template, 'BrokerRole').find((s) => s.Sid === 'StartRunnerBuilds')!;
+    expect(start.Action).toBe('codebuild:StartBuild');
+    expect(JSON.stringify(start.Resource)).toContain('project/lambda-runner-citest-build-docker');
+  });
+
+  it("sends each build's end to the broker, and alarms on failed and long-queued builds", () => {
+    expect(template.Resources.BuildStateRule!.Properties).toMatchObject({
+      EventPattern: {
+        source: ['aws.codebuild'],
+        'detail-type': ['CodeBuild Build State Change'],
+        detail: { 'project-name': ['lambda-runner-citest-build-docker'] },
+      },
+      Targets: [{ Arn: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] }, Id: 'broker' }],
+    });
+    expect(template.Resources.BuildStatePermission!.Properties.Principal).toBe(
+      'events.amazonaws.com',
+    );
+    expect(template.Resources.BuildDockerFailedAlarm!.Properties).toMatchObject({
+      Namespace: 'AWS/CodeBuild',
+      MetricName: 'FailedBuilds',
+    });
+    expect(template.Resources.BuildDockerQueuedAlarm!.Properties).toMatchObject({
+      MetricName: 'QueuedDuration',
+      Threshold: 300,
+    });
+  });
+
+  it('refuses bad CodeBuild profiles by name: compute, timeout, Docker off EC2, Lambda-only fields', () => {
+    const bad = profiles([
+      lambdaProfile,
+      { ...dockerProfile, name: 'a', computeType: 'BUILD_GENERAL9_HUGE' },
+      { ...dockerProfile, name: 'b', timeoutMinutes: 481 },
+      { ...dockerProfile, name: 'c', computeType: 'BUILD_LAMBDA_4GB', timeoutMinutes: 15 },
+      {
+        ...dockerProfile,
+        name: 'd',
+        docker: false,
+        computeType: 'BUILD_LAMBDA_2GB',
+        timeoutMinutes: 30,
+      },
+      { ...dockerProfile, name: 'e', memorySize: 2048 },
+      { ...lambdaProfile, name: 'f', docker: true },
+    ]);
+    let message = '';
+    try {
+      pack('bad-build', [`--param=codebuildImageUri=${IMAGE}`], bad);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('profile 1: computeType must be one of');
+    expect(message).toContain(
+      'profile 2: timeoutMinutes must be a whole number from 5 to 480 on EC2 compute',
+    );
+    expect(message).toContain('profile 3: docker needs EC2 compute');
+    expect(message).toContain(
+      'profile 4: timeoutMinutes must be a whole number from 5 to 15 on Lambda compute',
+    );
+    expect(message).toContain('profile 5: memorySize is for Lambda profiles');
+    expect(message).toContain('profile 6: docker is for executor "codebuild" profiles');
+  }, 60_000);
+});

@@ -40,6 +40,38 @@ writeFileSync(
   ]),
 );
 
+/** A Lambda profile, an EC2 CodeBuild profile with Docker and an arm64 CodeBuild profile. */
+const buildProfilesFile = path.join(work, 'build-profiles.json');
+writeFileSync(
+  buildProfilesFile,
+  JSON.stringify([
+    { name: 'default', labels: ['self-hosted', 'lambda-runner', 'linux', 'x64'] },
+    {
+      name: 'docker',
+      labels: ['self-hosted', 'lambda-runner', 'docker'],
+      executor: 'codebuild',
+      computeType: 'BUILD_GENERAL1_MEDIUM',
+      timeoutMinutes: 480,
+      docker: true,
+    },
+    {
+      name: 'long-arm',
+      labels: ['self-hosted', 'lambda-runner', 'arm64', 'long'],
+      executor: 'codebuild',
+      architecture: 'arm64',
+      computeType: 'BUILD_GENERAL1_LARGE',
+      timeoutMinutes: 240,
+    },
+    {
+      name: 'quick',
+      labels: ['self-hosted', 'lambda-runner', 'quick'],
+      executor: 'codebuild',
+      computeType: 'BUILD_LAMBDA_4GB',
+      timeoutMinutes: 15,
+    },
+  ]),
+);
+
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const MANAGED = [
   'ReadOnlyAccess',
@@ -60,6 +92,15 @@ const LONG_REPOSITORIES = Array.from(
 const variants: [string, string[], Record<string, string>][] = [
   ['default', [], {}],
   ['profiles-with-arm64', [], { RUNNER_PROFILES_FILE: profilesFile }],
+  [
+    'codebuild',
+    [
+      `--param=codebuildImageUri=123456789012.dkr.ecr.us-east-1.amazonaws.com/lambda-runner-build@${digest('b')}`,
+      `--param=codebuildImageUriArm64=123456789012.dkr.ecr.us-east-1.amazonaws.com/lambda-runner-build-arm64@${digest('c')}`,
+      '--param=alarmEmail=ops@example.com',
+    ],
+    { RUNNER_PROFILES_FILE: buildProfilesFile },
+  ],
   ['sam-deploy', ['--param=jobPolicies=sam-deploy'], {}],
   ['ghes', ['--param=gheHost=github.example.com:8443', '--param=gheProtocol=https'], {}],
   [
