@@ -16,7 +16,7 @@ const BUILDSPEC = [
   '          nohup dockerd --host=unix:///var/run/docker.sock > /tmp/dockerd.log 2>&1 &',
   '          timeout 30 sh -c "until docker info > /dev/null 2>&1; do sleep 1; done"',
   '        fi',
-  '      - node /var/task/codebuild.js',
+  '      - /var/lang/bin/node /var/task/codebuild.js',
   '',
 ].join('\n');
 

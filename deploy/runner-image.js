@@ -23,8 +23,17 @@ const run = (command, args) =>
 /** `x64` or `arm64`, from a Docker platform. @param {string} platform */
 const archOf = (platform) => (platform === 'linux/arm64' ? 'arm64' : 'x64');
 
-/** The local tag docker:build makes and docker:push pushes. @param {string} version @param {string} arch */
-const localTag = (version, arch) => `lambda-runner-runner:${version}-${arch}`;
+/**
+ * The local tag docker:build makes and docker:push pushes: the Lambda runner image, or (target
+ * `codebuild`) the CodeBuild runner image built from the same layers.
+ * @param {string} version @param {string} arch @param {'lambda' | 'codebuild'} [target]
+ */
+const localTag = (version, arch, target = 'lambda') =>
+  `lambda-runner-${target === 'codebuild' ? 'codebuild' : 'runner'}:${version}-${arch}`;
+
+/** The deploy parameter that takes a pushed image. @param {string} arch @param {'lambda' | 'codebuild'} target */
+const imageParam = (arch, target) =>
+  `${target === 'codebuild' ? 'codebuildImageUri' : 'runnerImageUri'}${arch === 'arm64' ? 'Arm64' : ''}`;
 
 /**
  * Why Docker cannot build the runner image here, or nothing when it can.
@@ -84,4 +93,12 @@ function buildArgs(release, arch, baseImageDigest) {
   };
 }
 
-module.exports = { BASE_IMAGE, archOf, buildArgs, dockerProblem, localTag, resolveBaseImageDigest };
+module.exports = {
+  BASE_IMAGE,
+  archOf,
+  buildArgs,
+  dockerProblem,
+  imageParam,
+  localTag,
+  resolveBaseImageDigest,
+};

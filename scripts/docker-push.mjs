@@ -1,10 +1,14 @@
-// `REPO_URI=<ecr repository uri> npm run docker:push -- --stage S [--platform linux/arm64]`:
+// `REPO_URI=<ecr repository uri> npm run docker:push -- --stage S [--platform linux/arm64]
+// [--target codebuild]`:
 // pushes the image docker:build made for the stage's runner release lock, under the same
 // <version>-<arch> tag, and prints the runnerImageUri parameter with the digest ECR stored.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fail, imageStage } from './image-stage.mjs';
 
-const { stage, arch, tag } = imageStage('docker:push');
+const { imageParam } = createRequire(import.meta.url)('../deploy/runner-image.js');
+
+const { stage, arch, target, tag } = imageStage('docker:push');
 const repo = process.env.REPO_URI;
 if (!repo)
   fail(
@@ -28,7 +32,7 @@ if (!docker(['login', '--username', 'AWS', '--password-stdin', repo.split('/')[0
   fail(`docker:push: docker login to ${repo.split('/')[0]} failed`);
 if (!docker(['tag', tag, remote]))
   fail(
-    `docker:push: no local image ${tag}: run npm run docker:build -- --stage ${stage}${arch === 'arm64' ? ' --platform linux/arm64' : ''} first`,
+    `docker:push: no local image ${tag}: run npm run docker:build -- --stage ${stage}${arch === 'arm64' ? ' --platform linux/arm64' : ''}${target === 'codebuild' ? ' --target codebuild' : ''} first`,
   );
 if (!docker(['push', remote])) fail(`docker:push: docker push ${remote} failed`);
 const digests = JSON.parse(
@@ -38,6 +42,6 @@ const digests = JSON.parse(
 );
 const pushed = (digests ?? []).find((entry) => entry.startsWith(`${repo}@sha256:`));
 if (!pushed) fail(`docker:push: pushed ${remote}, but Docker shows no digest for ${repo}`);
-const param = arch === 'arm64' ? 'runnerImageUriArm64' : 'runnerImageUri';
+const param = imageParam(arch, target);
 console.log(`pushed ${remote}`);
 console.log(`deploy with: --param="${param}=${pushed}"`);

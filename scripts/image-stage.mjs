@@ -1,5 +1,6 @@
 // What docker:build and docker:push agree on, for one stage and platform: the stage's runner
-// release lock, the architecture, and the one local tag (lambda-runner-runner:<version>-<arch>).
+// release lock, the architecture, the image (`--target lambda`, the default, or `codebuild`) and
+// the one local tag (lambda-runner-runner:<version>-<arch>, lambda-runner-codebuild:...).
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 
@@ -14,7 +15,8 @@ export function fail(message) {
 }
 
 /**
- * `--stage S [--platform linux/amd64|linux/arm64]` (or STAGE and PLATFORM).
+ * `--stage S [--platform linux/amd64|linux/arm64] [--target lambda|codebuild]` (or STAGE,
+ * PLATFORM and TARGET).
  * @param {string} command the npm script, for messages
  */
 export function imageStage(command, argv = process.argv.slice(2), env = process.env) {
@@ -22,11 +24,15 @@ export function imageStage(command, argv = process.argv.slice(2), env = process.
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { stage: { type: 'string' }, platform: { type: 'string' } },
+      options: {
+        stage: { type: 'string' },
+        platform: { type: 'string' },
+        target: { type: 'string' },
+      },
     }));
   } catch (error) {
     fail(
-      `${command}: ${error.message}; usage: npm run ${command} -- --stage S [--platform linux/arm64]`,
+      `${command}: ${error.message}; usage: npm run ${command} -- --stage S [--platform linux/arm64] [--target codebuild]`,
     );
   }
   const stage = values.stage ?? env.STAGE;
@@ -35,6 +41,9 @@ export function imageStage(command, argv = process.argv.slice(2), env = process.
   const platform = values.platform ?? env.PLATFORM ?? 'linux/amd64';
   if (!['linux/amd64', 'linux/arm64'].includes(platform))
     fail(`${command}: --platform must be linux/amd64 or linux/arm64, got "${platform}"`);
+  const target = values.target ?? env.TARGET ?? 'lambda';
+  if (!['lambda', 'codebuild'].includes(target))
+    fail(`${command}: --target must be lambda or codebuild, got "${target}"`);
   const saved = readStageFile(stage, env);
   const release = saved.runnerRelease;
   if (!release)
@@ -42,5 +51,13 @@ export function imageStage(command, argv = process.argv.slice(2), env = process.
       `${command}: stage ${stage} has no runner release lock yet: run npx lambda-runner runner-update --stage ${stage} first`,
     );
   const arch = archOf(platform);
-  return { stage, platform, arch, release, saved, tag: localTag(release.version, arch) };
+  return {
+    stage,
+    platform,
+    arch,
+    target,
+    release,
+    saved,
+    tag: localTag(release.version, arch, target),
+  };
 }

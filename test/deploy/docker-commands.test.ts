@@ -93,6 +93,8 @@ describe('npm run docker:build / docker:push', () => {
       '--provenance=false',
       '-f',
       'runner/Dockerfile',
+      '--target',
+      'lambda',
       '-t',
       'lambda-runner-runner:2.336.0-x64',
       '--build-arg',
@@ -138,6 +140,39 @@ describe('npm run docker:build / docker:push', () => {
     ]);
     expect(calls).toContainEqual(['push', `${REPO}:2.336.0-x64`]);
     expect(stdout).toContain(`--param="runnerImageUri=${REPO}@${PUSHED}"`);
+  });
+
+  it('the CodeBuild image: the codebuild target, its own tag, pushed as codebuildImageUriArm64', () => {
+    const built = script('docker-build.mjs', [
+      '--stage',
+      'prod',
+      '--platform',
+      'linux/arm64',
+      '--target',
+      'codebuild',
+    ]);
+    expect(built.status).toBe(0);
+    const build = built.calls.find((call) => call[0] === 'build')!;
+    expect(build.slice(build.indexOf('--target'), build.indexOf('--target') + 4)).toEqual([
+      '--target',
+      'codebuild',
+      '-t',
+      'lambda-runner-codebuild:2.336.0-arm64',
+    ]);
+    // The same release lock as the Lambda image.
+    expect(build).toContain(`RUNNER_SHA256=${ARM64}`);
+    writeFileSync(record, '');
+    const pushed = script(
+      'docker-push.mjs',
+      ['--stage', 'prod', '--platform', 'linux/arm64', '--target', 'codebuild'],
+      { REPO_URI: REPO },
+    );
+    expect(pushed.status).toBe(0);
+    expect(pushed.calls).toContainEqual(['push', `${REPO}:2.336.0-arm64`]);
+    expect(pushed.stdout).toContain(`--param="codebuildImageUriArm64=${REPO}@${PUSHED}"`);
+    const refused = script('docker-build.mjs', ['--stage', 'prod', '--target', 'ec2']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('--target must be lambda or codebuild, got "ec2"');
   });
 
   it('a Docker without buildx: one message that says what to install, and no build', () => {
