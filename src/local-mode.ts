@@ -8,7 +8,8 @@ import type { RunnerPayload } from '../runner/runner-payload';
 import { createAwsClients } from './aws-clients';
 import { createBrokerHandler } from './broker/handler';
 import { loadBrokerConfig } from './broker/config';
-import type { Executor } from './broker/executors';
+import { createCodeBuildExecutor, type Executor } from './broker/executors';
+import { createLocalBuilds } from './local-builds';
 import { createLocalDispatch as dispatchTo, type Dispatch } from './dispatch';
 import type { Env } from './env';
 import { deriveSealKey } from './seal';
@@ -49,6 +50,15 @@ function checkLocalConfig(env: Env, log: Logger) {
   return broker;
 }
 
+/** The build runner entry `npm run build` writes (local mode runs from dist/ or from src/). */
+function buildEntry(): string {
+  const candidates = [
+    path.join(__dirname, 'runner', 'codebuild.js'),
+    path.resolve(__dirname, '..', 'dist', 'runner', 'codebuild.js'),
+  ];
+  return candidates.find((candidate) => existsSync(candidate)) ?? candidates[1]!;
+}
+
 /** A local runner has no Lambda wall clock; this bounds it like the Lambda one (15 minutes). */
 const LOCAL_TIMEOUT_MS = 15 * 60 * 1000;
 
@@ -84,7 +94,16 @@ export function createLocalDispatch({
         log.error({ err: error }, 'local broker could not settle a runner'),
       );
   };
-  broker = createBrokerHandler({ config, log, executors: { lambda: local, local } });
+  // A codebuild profile's builds run on this host too, through the build runner entry, and end
+  // in the state change event CodeBuild would send.
+  const builds = createLocalBuilds({
+    entry: buildEntry(),
+    env,
+    log,
+    onEnd: (event) => broker(event),
+  });
+  const codebuild = createCodeBuildExecutor({ codebuild: builds });
+  broker = createBrokerHandler({ config, log, executors: { lambda: local, local, codebuild } });
   const sealKey = config.webhookSecret
     .resolve(createAwsClients().secretsManager)
     .then(deriveSealKey);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { stateChange } from '../../src/local-builds';
 import { deriveSealKey, seal } from '../../src/seal';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
 import { appKeys } from '../support/github-app';
@@ -14,6 +15,7 @@ import {
   postDelivery,
   queuedJobFor,
 } from './deliveries';
+import { FakeCodeBuild } from './fake-codebuild';
 import { FakeGitHub } from './fake-github';
 import {
   freePort,
@@ -36,6 +38,10 @@ const sourceDir = path.join(base, 'actions-runner');
 const recordFile = path.join(base, 'listener-record.jsonl');
 const scenariosFile = path.join(base, 'scenarios.json');
 const scenarios: Record<string, string> = {};
+// The stage's profiles: the default Lambda profile, and Docker jobs in CodeBuild builds.
+const profilesFile = path.join(base, 'profiles.json');
+const DOCKER_LABELS = ['self-hosted', 'lambda-runner', 'docker'];
+let codebuild: FakeCodeBuild | undefined;
 
 const fake = new FakeGitHub(appKeys.publicKey, '4242');
 let prism: Stage | undefined;
@@ -55,26 +61,56 @@ beforeAll(async () => {
     await promisify(execFile)('node', ['scripts/build.mjs'], { cwd: root });
   await createFakeRunnerTree(sourceDir);
   writeFileSync(scenariosFile, '{}');
+  writeFileSync(
+    profilesFile,
+    JSON.stringify([
+      { name: 'default', labels: ['self-hosted', 'lambda-runner'] },
+      {
+        name: 'docker',
+        labels: DOCKER_LABELS,
+        executor: 'codebuild',
+        computeType: 'BUILD_GENERAL1_MEDIUM',
+        timeoutMinutes: 120,
+        docker: true,
+      },
+    ]),
+  );
   await fake.start();
   const started = await startPrism(fake, logDir);
   prism = started.stage;
   front = await startFrontDoor(started.url);
   dynamo = await startDynaliteStage(logDir);
+  codebuild = new FakeCodeBuild({
+    entry: path.join(root, 'dist/runner/codebuild.js'),
+    // A build's machine is its own, with no Lambda deadline: the build's timeout bounds it.
+    env: stackEnvironment(
+      front.url,
+      { sourceDir, workRoot: path.join(base, 'build-work'), recordFile, scenariosFile },
+      { RUNNER_DEADLINE_MARGIN_SECONDS: '10', RUNNER_IDLE_TIMEOUT_SECONDS: '600' },
+    ),
+    logDir,
+    broker: 'lambda-runner-e2e-broker',
+  });
+  await codebuild.start();
   env = stackEnvironment(
     front.url,
     { sourceDir, workRoot, recordFile, scenariosFile },
     {
       CONTROL_TABLE: dynamo.tableName,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_CODEBUILD: codebuild.url,
+      RUNNER_PROFILES_FILE: profilesFile,
     },
   );
   const stack = await startOffline(env, logDir);
   offline = stack.stage;
   webhookUrl = stack.webhookUrl;
   lambdaUrl = stack.lambdaUrl;
+  codebuild.lambdaUrl = lambdaUrl;
 }, 240_000);
 
 afterAll(async () => {
+  await codebuild?.stop();
   await stopStage(offline);
   await stopStage(prism);
   await stopStage(dynamo?.stage);
@@ -345,6 +381,162 @@ describe('duplicates', () => {
     ]);
     await waitFor('the runner', () => outcome('lambda-5102-1-1'));
     expect(listenerRuns('lambda-5102-1')).toHaveLength(1);
+  });
+});
+
+/** The lines the builds wrote (their runners' logs), as CloudWatch keeps a project's. */
+function buildLines(): Record<string, unknown>[] {
+  if (!codebuild || !existsSync(codebuild.logFile)) return [];
+  return readFileSync(codebuild.logFile, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+const buildEnded = (runnerName: string) =>
+  buildLines().find((line) => line.runnerName === runnerName && line.msg === 'build runner ended');
+
+describe('the CodeBuild executor, through the fake CodeBuild', () => {
+  const docker = (jobId: number) => job(jobId, { labels: DOCKER_LABELS });
+  const buildsOf = (jobId: number) =>
+    codebuild!.started.filter((build) => build.runnerName.startsWith(`lambda-${jobId}-`));
+
+  it('a job whose labels ask for docker runs once, in a build of its own, settled from its end event', async () => {
+    const answer = await post(docker(5401), 'e2e-5401');
+    expect(answer).toMatchObject({
+      status: 202,
+      body: { result: 'dispatched', profile: 'docker' },
+    });
+    expect(await waitFor('the build runner', () => buildEnded('lambda-5401-1-1'))).toMatchObject({
+      outcome: 'completed',
+    });
+    expect(
+      await waitFor('the broker to settle it', () => settled('lambda-5401-1-1')),
+    ).toMatchObject({
+      condition: 'build SUCCEEDED',
+      jobStatus: 'completed',
+    });
+    expect(buildsOf(5401)).toEqual([
+      expect.objectContaining({
+        projectName: 'lambda-runner-e2e-build-docker',
+        runnerName: 'lambda-5401-1-1',
+      }),
+    ]);
+    const [run, ...more] = listenerRuns('lambda-5401-1');
+    expect(more).toEqual([]);
+    // The listener (and so the job) never sees the build variable that carried its credential.
+    expect(run!.envNames).not.toContain('LAMBDA_RUNNER_PAYLOAD');
+    expect(run!.envNames).toContain('CODEBUILD_BUILD_ID');
+    expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain(
+      'lambda-5401-1-1',
+    );
+    // No runner function was invoked for it.
+    expect(outcome('lambda-5401-1-1')).toBeUndefined();
+  });
+
+  it('a build that fails before its runner starts: the job is dispatched again and runs once', async () => {
+    codebuild!.scenarios.set('lambda-5402-1-1', 'fault');
+    expect((await post(docker(5402))).status).toBe(202);
+    expect(
+      await waitFor('the failed build settled', () => settled('lambda-5402-1-1')),
+    ).toMatchObject({
+      condition: 'build FAILED',
+      registration: 'deleted',
+      jobStatus: 'queued',
+    });
+    expect(await waitFor('the second build', () => buildEnded('lambda-5402-1-2'))).toMatchObject({
+      outcome: 'completed',
+    });
+    await waitFor('the second build settled', () => settled('lambda-5402-1-2'));
+    expect(buildsOf(5402).map((build) => build.runnerName)).toEqual([
+      'lambda-5402-1-1',
+      'lambda-5402-1-2',
+    ]);
+    expect(listenerRuns('lambda-5402-1')).toHaveLength(1);
+    expect([...fake.runners.values()].map((runner) => runner.name)).not.toEqual(
+      expect.arrayContaining(['lambda-5402-1-1']),
+    );
+  });
+
+  it('a build that times out leaves no registration, and its job still runs', async () => {
+    scenario('lambda-5403-1-1', 'idle');
+    codebuild!.scenarios.set('lambda-5403-1-1', { timeoutMs: 3000 });
+    expect((await post(docker(5403))).status).toBe(202);
+    expect(
+      await waitFor('the timed-out build settled', () => settled('lambda-5403-1-1')),
+    ).toMatchObject({
+      condition: 'build TIMED_OUT',
+      registration: 'deleted',
+    });
+    expect([...fake.runners.values()].map((runner) => runner.name)).not.toContain(
+      'lambda-5403-1-1',
+    );
+    expect(await waitFor('the next build', () => buildEnded('lambda-5403-1-2'))).toMatchObject({
+      outcome: 'completed',
+    });
+    await waitFor('the next build settled', () => settled('lambda-5403-1-2'));
+    // Nothing of the killed build lives on.
+    expect(processesWith(`FAKE_RUNNER_RECORD=${recordFile}`, 'CODEBUILD_BUILD_ID=')).toEqual([]);
+    expect(
+      [...fake.runners.values()]
+        .map((runner) => runner.name)
+        .filter((name) => name.startsWith('lambda-5403-')),
+    ).toEqual([]);
+  });
+
+  it('a forged build state change is refused: no GitHub call, no build', async () => {
+    const lambda = new LambdaClient({
+      endpoint: lambdaUrl,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const builds = codebuild!.started.length;
+    const forgedPayload = {
+      kind: 'runner',
+      dispatch: 1,
+      installationId: 77,
+      owner: 'acme',
+      repo: 'app',
+      jobId: 5404,
+      runId: 1,
+      runAttempt: 1,
+      labels: DOCKER_LABELS,
+      profile: 'docker',
+      deliveryId: 'forged',
+      runnerName: 'lambda-5404-1-1',
+      scope: 'repo',
+      credential: { jitConfig: 'forged' },
+      sealedAt: Date.now(),
+      mac: 'f'.repeat(64),
+    };
+    const forged = stateChange(
+      'lambda-runner-e2e-build-docker:forged',
+      'lambda-runner-e2e-build-docker',
+      'FAILED',
+      [{ name: 'LAMBDA_RUNNER_PAYLOAD', value: JSON.stringify(forgedPayload) }],
+    );
+    const answer = await lambda.send(
+      new InvokeCommand({
+        FunctionName: 'lambda-runner-e2e-broker',
+        InvocationType: 'Event',
+        Payload: Buffer.from(JSON.stringify(forged)),
+      }),
+    );
+    expect(answer.StatusCode).toBe(202);
+    const refused = await waitFor('the refusal', () =>
+      offlineLines().find(
+        (line) => typeof line.msg === 'string' && line.msg.startsWith('build state change refused'),
+      ),
+    );
+    expect(refused).toMatchObject({ decision: 'refused', condition: 'build FAILED' });
+    expect(callsFor(/5404/)).toEqual([]);
+    expect(codebuild!.started.length).toBe(builds);
   });
 });
 
