@@ -1,4 +1,5 @@
 import type { RoutingConfig } from './config';
+import type { RunnerProfile } from './profiles';
 import { decideJob, type JobEvent } from './decide-job';
 
 export interface ExplainInput {
@@ -23,15 +24,32 @@ const HINTS: Record<string, string> = {
     'drop the labels no profile offers from `runs-on`, or add a profile (RUNNER_PROFILES / deploy/runner-profiles.json) that offers them.',
 };
 
-/** What the profile's isolation means for this job and the jobs after it. */
-function isolationLine(profile: {
-  isolation?: 'version' | 'shared';
-  functionName: string;
-}): string {
+/** What runs the job, its limits, and what its isolation means for the jobs after it. */
+function executorLines(profile: RunnerProfile): string[] {
+  if (profile.executor === 'codebuild') {
+    const docker = profile.docker ? 'Docker available (privileged)' : 'no Docker';
+    return [
+      `  executor codebuild: project ${profile.projectName}, ${profile.computeType ?? 'its compute type'}, up to ${profile.timeoutMinutes ?? 60} minutes, ${docker}`,
+      '  isolation: a build of its own, a fresh environment no other job ever reaches',
+    ];
+  }
+  const limits = "  executor lambda: up to 15 minutes (less the runner's margin), no Docker";
   if (profile.isolation === 'shared')
-    return `  isolation shared: it runs where earlier jobs of ${profile.functionName} ran, and later ones may run where it did; a job can take the next job's runner credential there (one trust domain only)`;
-  return '  isolation version: it runs in a function version of its own, an environment no other job ever reaches';
+    return [
+      limits,
+      `  isolation shared: it runs where earlier jobs of ${profile.functionName} ran, and later ones may run where it did; a job can take the next job's runner credential there (one trust domain only)`,
+    ];
+  return [
+    limits,
+    '  isolation version: it runs in a function version of its own, an environment no other job ever reaches',
+  ];
 }
+
+/** Where the job runs: the runner function, or the CodeBuild project. */
+const runsIn = (profile: RunnerProfile) =>
+  profile.executor === 'codebuild'
+    ? `CodeBuild project ${profile.projectName}`
+    : `function ${profile.functionName}`;
 
 /**
  * Explains, in lines a person reads, whether a job gets a runner and why, with the same
@@ -42,9 +60,9 @@ export function explainJob(input: ExplainInput, config: RoutingConfig): string[]
   const labels = (input.payload.workflow_job?.labels ?? []).map((label) => label.toLowerCase());
   if (decision.result === 'dispatch') {
     return [
-      `✔ a runner starts: profile "${decision.profile.name}" (function ${decision.profile.functionName})`,
+      `✔ a runner starts: profile "${decision.profile.name}" (${runsIn(decision.profile)})`,
       `  ${decision.reason}: [${labels.join(', ')}]`,
-      isolationLine(decision.profile),
+      ...executorLines(decision.profile),
     ];
   }
   const lines = [

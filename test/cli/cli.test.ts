@@ -173,4 +173,29 @@ describe('explain --stage: the routing of what is deployed', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.out).toContain('no deploy/stages/nope.json');
   }, 120_000);
+
+  it('routes a job that asks for docker to the CodeBuild profile of the example profile file, naming its limits', () => {
+    const stages = path.join(dir, 'example-stages');
+    mkdirSync(stages, { recursive: true });
+    writeFileSync(path.join(stages, 'demo.json'), JSON.stringify({ region: 'us-east-1' }));
+    const env = {
+      LAMBDA_RUNNER_STAGES_DIR: stages,
+      RUNNER_PROFILES_FILE: path.join(__dirname, '../../deploy/runner-profiles.example.json'),
+    };
+    const ask = (labels: string) =>
+      cli(['explain', '--stage', 'demo', '--labels', labels, '--repo', 'acme/app'], env);
+    const docker = ask('self-hosted,lambda-runner,linux,x64,docker');
+    expect(docker.code).toBe(0);
+    expect(docker.out).toContain(
+      'profile "docker" (CodeBuild project lambda-runner-demo-build-docker)',
+    );
+    expect(docker.out).toContain(
+      'executor codebuild: project lambda-runner-demo-build-docker, BUILD_GENERAL1_MEDIUM, up to 120 minutes, Docker available (privileged)',
+    );
+    const plain = ask('self-hosted,lambda-runner,linux,x64');
+    expect(plain.out).toContain('profile "default" (function lambda-runner-demo-runner-default)');
+    expect(plain.out).toContain('executor lambda: up to 15 minutes');
+    const long = ask('self-hosted,lambda-runner,arm64,long');
+    expect(long.out).toContain('up to 480 minutes, no Docker');
+  });
 });
