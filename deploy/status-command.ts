@@ -1,5 +1,6 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/core';
@@ -77,16 +78,21 @@ export async function statusCommand(
       cloudWatch: new CloudWatchClient({ region }),
       // The release the stage's images were built from: its lock, else what it pinned.
       runnerVersion: saved.runnerRelease?.version || params.runnerVersion || RELEASE.version,
-      runnerFunctions: stageRunnerFunctions(stage, env),
+      ...stageRunners(stage, env),
+      codebuild: new CodeBuildClient({ region }),
     },
     print,
   );
 }
 
-/** The stage's runner functions, from the same profile list the template is made of. */
-function stageRunnerFunctions(stage: string, env: Env): string[] {
+/** The stage's runner functions and build projects, from the profile list the template is made of. */
+function stageRunners(stage: string, env: Env) {
   const profiles = JSON.parse(stageRouting(stage, env).env.RUNNER_PROFILES) as {
-    functionName: string;
+    functionName?: string;
+    projectName?: string;
   }[];
-  return profiles.map((profile) => profile.functionName);
+  return {
+    runnerFunctions: profiles.flatMap((profile) => profile.functionName ?? []),
+    buildProjects: profiles.flatMap((profile) => profile.projectName ?? []),
+  };
 }

@@ -4,6 +4,11 @@ import {
   GetMetricStatisticsCommand,
   type CloudWatchClient,
 } from '@aws-sdk/client-cloudwatch';
+import {
+  BatchGetBuildsCommand,
+  ListBuildsForProjectCommand,
+  type CodeBuildClient,
+} from '@aws-sdk/client-codebuild';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Octokit } from '@octokit/core';
 import { REGISTERED_LABEL, RUNNER_NAME } from '../src/broker/janitor';
@@ -31,6 +36,9 @@ export interface StatusDeps {
   readonly cloudWatch: Pick<CloudWatchClient, 'send'>;
   /** The stage's runner functions, for how long their events waited on capacity. */
   readonly runnerFunctions?: readonly string[];
+  /** The stage's CodeBuild projects (codebuild profiles), for their builds by state. */
+  readonly buildProjects?: readonly string[];
+  readonly codebuild?: Pick<CodeBuildClient, 'send'>;
   /** The runner release baked into the stage's image. */
   readonly runnerVersion: string;
   readonly now?: () => number;
@@ -52,6 +60,9 @@ export async function stackStatus(deps: StatusDeps): Promise<StatusLine[]> {
     ['dead letters', () => deadLetterCheck(deps, outputs)],
     ['alarms', () => alarmsCheck(deps)],
     ['capacity', () => capacityCheck(deps)],
+    ...(deps.buildProjects?.length && deps.codebuild
+      ? [['builds', () => buildsCheck(deps)] as [string, () => Promise<StatusLine>]]
+      : []),
     ['runner version', () => versionCheck(deps)],
   ];
   const lines: StatusLine[] = [];
@@ -255,6 +266,58 @@ async function capacityCheck(deps: StatusDeps): Promise<StatusLine> {
             'raise reservedConcurrency (and the account quota), or expect queued jobs to wait',
         }),
   };
+}
+
+/** Build states that mean a build's runner could not serve its job. */
+const BUILD_FAILURES = ['FAILED', 'FAULT', 'TIMED_OUT'];
+
+/**
+ * Each CodeBuild project's builds of the last hour by state (its newest hundred): running ones,
+ * and ones that ended; a failed, faulted or timed-out build needs a look at its log.
+ */
+async function buildsCheck(deps: StatusDeps): Promise<StatusLine> {
+  const since = (deps.now ?? Date.now)() - HOUR;
+  const parts: string[] = [];
+  let failures = 0;
+  for (const project of deps.buildProjects ?? []) {
+    const counts = await buildCounts(deps.codebuild!, project, since);
+    failures += BUILD_FAILURES.reduce((sum, state) => sum + (counts.get(state) ?? 0), 0);
+    const text = [...counts].map(([state, count]) => `${count} ${state}`).join(', ');
+    parts.push(`${project}: ${text || 'none'}`);
+  }
+  return {
+    check: 'builds',
+    ok: failures === 0,
+    detail: `last hour: ${parts.join('; ')}`,
+    ...(failures === 0
+      ? {}
+      : {
+          action:
+            "read the failed builds' logs (/aws/codebuild/<project>): the broker dispatched their jobs again while they waited",
+        }),
+  };
+}
+
+async function buildCounts(
+  codebuild: Pick<CodeBuildClient, 'send'>,
+  projectName: string,
+  since: number,
+): Promise<Map<string, number>> {
+  const { ids = [] } = await codebuild.send(
+    new ListBuildsForProjectCommand({ projectName, sortOrder: 'DESCENDING' }),
+  );
+  if (ids.length === 0) return new Map();
+  const { builds = [] } = await codebuild.send(
+    new BatchGetBuildsCommand({ ids: ids.slice(0, 100) }),
+  );
+  return countStates(builds.filter((build) => (build.startTime?.getTime() ?? 0) >= since));
+}
+
+function countStates(builds: { buildStatus?: string }[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { buildStatus: state = 'UNKNOWN' } of builds)
+    counts.set(state, (counts.get(state) ?? 0) + 1);
+  return counts;
 }
 
 async function versionCheck(deps: StatusDeps): Promise<StatusLine> {

@@ -8,6 +8,11 @@ import {
   DescribeAlarmsCommand,
   GetMetricStatisticsCommand,
 } from '@aws-sdk/client-cloudwatch';
+import {
+  BatchGetBuildsCommand,
+  CodeBuildClient,
+  ListBuildsForProjectCommand,
+} from '@aws-sdk/client-codebuild';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Octokit } from '@octokit/core';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -120,7 +125,7 @@ function world(w: World = {}) {
     ]);
 }
 
-async function status() {
+async function status(extra: Partial<Parameters<typeof runStatus>[0]> = {}) {
   const lines: string[] = [];
   const octokit = new Octokit({ auth: 'x' });
   const code = await runStatus(
@@ -135,6 +140,7 @@ async function status() {
       cloudWatch: new CloudWatchClient({ region: 'eu-west-1' }),
       runnerVersion: '2.326.0',
       now: () => now,
+      ...extra,
     },
     (line) => lines.push(line),
   );
@@ -218,6 +224,48 @@ describe('lambda-runner status', () => {
       '✔ runner version: 2.326.0 in the image, 10 days behind the first newer release (latest 2.330.0)',
     );
     expect(code).toBe(0);
+  });
+});
+
+describe('lambda-runner status with CodeBuild profiles', () => {
+  const codebuildMock = mockClient(CodeBuildClient);
+  const project = 'lambda-runner-prod-build-docker';
+  const build = (id: string, buildStatus: string, minutesAgo: number) => ({
+    id: `${project}:${id}`,
+    buildStatus,
+    startTime: new Date(now - minutesAgo * 60_000),
+  });
+  function builds(list: ReturnType<typeof build>[]) {
+    codebuildMock.reset();
+    codebuildMock
+      .on(ListBuildsForProjectCommand, { projectName: project })
+      .resolves({ ids: list.map((b) => b.id) });
+    codebuildMock.on(BatchGetBuildsCommand).resolves({ builds: list });
+  }
+  const withBuilds = () =>
+    status({ buildProjects: [project], codebuild: new CodeBuildClient({ region: 'eu-west-1' }) });
+
+  it("shows the last hour's builds by state", async () => {
+    world();
+    builds([
+      build('a', 'SUCCEEDED', 5),
+      build('b', 'SUCCEEDED', 20),
+      build('c', 'IN_PROGRESS', 1),
+      build('old', 'FAILED', 90),
+    ]);
+    const { code, text } = await withBuilds();
+    expect(text).toContain(`✔ builds: last hour: ${project}: 2 SUCCEEDED, 1 IN_PROGRESS`);
+    expect(code).toBe(0);
+  });
+
+  it('a failed or timed-out build: its line says where to look, exit 1', async () => {
+    world();
+    builds([build('a', 'TIMED_OUT', 5), build('b', 'SUCCEEDED', 6)]);
+    const { code, text } = await withBuilds();
+    expect(text).toMatch(
+      /✘ builds: last hour: lambda-runner-prod-build-docker: 1 TIMED_OUT, 1 SUCCEEDED\n {4}what to do: read the failed builds' logs/,
+    );
+    expect(code).toBe(1);
   });
 });
 
