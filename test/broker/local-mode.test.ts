@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
@@ -16,6 +17,9 @@ const sourceDir = path.join(base, 'actions-runner');
 const workRoot = path.join(base, 'work');
 
 beforeAll(async () => {
+  // A CodeBuild profile's builds run the built build runner (dist/runner/codebuild.js).
+  if (!existsSync(path.join(__dirname, '../../dist/runner/codebuild.js')))
+    execFileSync('node', ['scripts/build.mjs'], { cwd: path.join(__dirname, '../..') });
   await createFakeRunnerTree(sourceDir);
   nock.disableNetConnect();
 });
@@ -107,4 +111,72 @@ describe('local mode (npm start): webhook, broker and runner in one process', ()
       'broker: runner lambda-1001-1-1 ended (Success); job in_progress',
     ]);
   });
+
+  it('routes a codebuild profile to a build on this host, settled from its state change event', async () => {
+    const env = {
+      PATH: process.env.PATH,
+      APP_ID: '4242',
+      PRIVATE_KEY: appKeys.privateKey,
+      WEBHOOK_SECRET: TEST_SECRET,
+      RUNNER_PROFILES: JSON.stringify([
+        { name: 'default', labels: ['self-hosted', 'lambda-runner'] },
+        {
+          name: 'docker',
+          labels: ['self-hosted', 'lambda-runner', 'docker'],
+          executor: 'codebuild',
+          projectName: 'lambda-runner-local-build-docker',
+          timeoutMinutes: 30,
+        },
+      ]),
+      RUNNER_SOURCE_DIR: sourceDir,
+      RUNNER_WORK_ROOT: workRoot,
+      RUNNER_IDLE_TIMEOUT_SECONDS: '1',
+      RUNNER_STOP_GRACE_SECONDS: '1',
+      RUNNER_DEADLINE_MARGIN_SECONDS: '6',
+      RUNNER_MIN_FREE_MB: '1',
+      FAKE_RUNNER_SCENARIO: 'idle',
+    };
+    const captured = captureLog();
+    const statuses = ['queued', 'in_progress'];
+    nock(API)
+      .post('/app/installations/77/access_tokens')
+      .reply(201, { token: 'ghs_local', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+      .get('/repos/acme/app/actions/jobs/1002')
+      .times(2)
+      .reply(200, () => ({ id: 1002, status: statuses.shift() }))
+      .post('/repos/acme/app/actions/runners/generate-jitconfig')
+      .reply(201, {
+        runner: { id: 43 },
+        encoded_jit_config: encodeJitConfig(43, 'lambda-1002-1-1'),
+      })
+      .get('/repos/acme/app/actions/runners/43')
+      .reply(200, { id: 43, name: 'lambda-1002-1-1', busy: false, status: 'online' })
+      .delete('/repos/acme/app/actions/runners/43')
+      .reply(204);
+    const webhook = createWebhookHandler({
+      env: {
+        WEBHOOK_SECRET: TEST_SECRET,
+        RUNNER_DISPATCH: 'local',
+        RUNNER_PROFILES: env.RUNNER_PROFILES,
+      },
+      dispatch: createLocalDispatch({ log: captured.log, env }),
+      log: captured.log,
+    });
+    const payload = queuedJob({
+      fullName: 'acme/app',
+      labels: ['self-hosted', 'lambda-runner', 'docker'],
+    }) as { workflow_job: { id: number; run_attempt: number }; installation: { id: number } };
+    Object.assign(payload.workflow_job, { id: 1002, run_attempt: 1 });
+    payload.installation.id = 77;
+
+    expect((await webhook(delivery(payload))).statusCode).toBe(202);
+    await until(() => nock.isDone(), 30_000);
+    await until(() => captured.lines.some((line) => line.includes('"msg":"runner settled"')));
+    const settled = JSON.parse(
+      captured.lines.find((line) => line.includes('"msg":"runner settled"'))!,
+    );
+    expect(settled).toMatchObject({ condition: 'build SUCCEEDED', registration: 'deleted' });
+    expect(captured.lines.some((line) => line.includes('"msg":"local build started"'))).toBe(true);
+    expect(readdirSync(workRoot)).toEqual([]);
+  }, 60_000);
 });
