@@ -12,6 +12,7 @@ import {
   BatchGetBuildsCommand,
   CodeBuildClient,
   ListBuildsForProjectCommand,
+  type StatusType,
 } from '@aws-sdk/client-codebuild';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Octokit } from '@octokit/core';
@@ -230,7 +231,7 @@ describe('lambda-runner status', () => {
 describe('lambda-runner status with CodeBuild profiles', () => {
   const codebuildMock = mockClient(CodeBuildClient);
   const project = 'lambda-runner-prod-build-docker';
-  const build = (id: string, buildStatus: string, minutesAgo: number) => ({
+  const build = (id: string, buildStatus: StatusType, minutesAgo: number) => ({
     id: `${project}:${id}`,
     buildStatus,
     startTime: new Date(now - minutesAgo * 60_000),
