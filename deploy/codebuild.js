@@ -20,6 +20,9 @@ const BUILDSPEC = [
   '',
 ].join('\n');
 
+/** How long a build may wait for a machine; its runner's registration is offline meanwhile. */
+const QUEUED_TIMEOUT_MINUTES = 30;
+
 /** CloudFormation's logical id part for a profile: `docker-big` -> `DockerBig`. */
 const idOf = (/** @type {string} */ name) =>
   name
@@ -115,8 +118,8 @@ function projectResources({ profile, id, project, image }, input) {
           ],
         },
         TimeoutInMinutes: buildTimeout(profile),
-        // A build that found no machine in an hour serves no one: the job is dispatched again.
-        QueuedTimeoutInMinutes: 60,
+        // A build that found no machine in this time ends (TIMED_OUT): the job is dispatched again.
+        QueuedTimeoutInMinutes: QUEUED_TIMEOUT_MINUTES,
         LogsConfig: {
           CloudWatchLogs: { Status: 'ENABLED', GroupName: logGroupName(project) },
         },
@@ -187,4 +190,4 @@ function buildAccess(input) {
   };
 }
 
-module.exports = { buildResources, buildAccess, BUILDSPEC };
+module.exports = { buildResources, buildAccess, BUILDSPEC, QUEUED_TIMEOUT_MINUTES };

@@ -9,7 +9,7 @@ const {
   runnerFunctionName,
   isCodeBuild,
 } = require('./profiles');
-const { buildAccess, buildResources } = require('./codebuild');
+const { buildAccess, buildResources, QUEUED_TIMEOUT_MINUTES } = require('./codebuild');
 const { createHash } = require('node:crypto');
 const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
@@ -295,8 +295,11 @@ function brokerFunction(s, name, profiles, runnerVersion, deployment) {
           }),
       ...s.runner,
       RUNNER_PROFILES: JSON.stringify(profiles),
-      // Longer than any runner Lambda can live (15 minutes), so only the dead are removed.
-      JANITOR_GRACE_MINUTES: '20',
+      // Longer than any runner Lambda can live (15 minutes), so only the dead are removed; with
+      // CodeBuild profiles, longer than a build may wait for its machine, its runner offline.
+      JANITOR_GRACE_MINUTES: String(
+        s.profiles.some(isCodeBuild) ? 20 + QUEUED_TIMEOUT_MINUTES : 20,
+      ),
       JANITOR_MAX_CALLS: '200',
       RUNNER_VERSION: runnerVersion,
       // The broker refuses destination records of runner payloads sealed longer ago.

@@ -512,6 +512,12 @@ describe('serverless package with CodeBuild profiles', () => {
       timeoutMinutes: 360,
       docker: true,
     });
+    // A build's registration is offline while it waits for a machine: the orphan sweep waits longer.
+    expect(template.Resources.BuildDockerProject!.Properties.QueuedTimeoutInMinutes).toBe(30);
+    expect(
+      template.Resources.BrokerLambdaFunction!.Properties.Environment.Variables
+        .JANITOR_GRACE_MINUTES,
+    ).toBe('50');
     const start = statements(template, 'BrokerRole').find((s) => s.Sid === 'StartRunnerBuilds')!;
     expect(start.Action).toBe('codebuild:StartBuild');
     expect(JSON.stringify(start.Resource)).toContain('project/lambda-runner-citest-build-docker');
