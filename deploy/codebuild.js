@@ -20,6 +20,22 @@ const BUILDSPEC = [
   '',
 ].join('\n');
 
+/**
+ * Lets an EventBridge rule of this stack invoke a function (or alias): that rule alone.
+ * @param {string} ruleId @param {unknown} functionName
+ */
+function ruleMayInvoke(ruleId, functionName) {
+  return {
+    Type: 'AWS::Lambda::Permission',
+    Properties: {
+      FunctionName: functionName,
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+    },
+  };
+}
+
 /** How long a build may wait for a machine; its runner's registration is offline meanwhile. */
 const QUEUED_TIMEOUT_MINUTES = 30;
 
@@ -166,15 +182,7 @@ function buildResources(input) {
       Targets: [{ Arn: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] }, Id: 'broker' }],
     },
   };
-  result.BuildStatePermission = {
-    Type: 'AWS::Lambda::Permission',
-    Properties: {
-      FunctionName: { Ref: 'BrokerLambdaFunction' },
-      Action: 'lambda:InvokeFunction',
-      Principal: 'events.amazonaws.com',
-      SourceArn: { 'Fn::GetAtt': ['BuildStateRule', 'Arn'] },
-    },
-  };
+  result.BuildStatePermission = ruleMayInvoke('BuildStateRule', { Ref: 'BrokerLambdaFunction' });
   return result;
 }
 
@@ -190,4 +198,10 @@ function buildAccess(input) {
   };
 }
 
-module.exports = { buildResources, buildAccess, BUILDSPEC, QUEUED_TIMEOUT_MINUTES };
+module.exports = {
+  buildResources,
+  buildAccess,
+  ruleMayInvoke,
+  BUILDSPEC,
+  QUEUED_TIMEOUT_MINUTES,
+};

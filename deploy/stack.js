@@ -9,7 +9,12 @@ const {
   runnerFunctionName,
   isCodeBuild,
 } = require('./profiles');
-const { buildAccess, buildResources, QUEUED_TIMEOUT_MINUTES } = require('./codebuild');
+const {
+  buildAccess,
+  buildResources,
+  ruleMayInvoke,
+  QUEUED_TIMEOUT_MINUTES,
+} = require('./codebuild');
 const { createHash } = require('node:crypto');
 const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
@@ -205,15 +210,7 @@ function scheduleResources() {
         Targets: [{ Arn: { Ref: 'BrokerScheduleAlias' }, Id: 'brokerSchedule' }],
       },
     },
-    BrokerSchedulePermission: {
-      Type: 'AWS::Lambda::Permission',
-      Properties: {
-        FunctionName: { Ref: 'BrokerScheduleAlias' },
-        Action: 'lambda:InvokeFunction',
-        Principal: 'events.amazonaws.com',
-        SourceArn: { 'Fn::GetAtt': ['BrokerScheduleRule', 'Arn'] },
-      },
-    },
+    BrokerSchedulePermission: ruleMayInvoke('BrokerScheduleRule', { Ref: 'BrokerScheduleAlias' }),
   };
 }
 

@@ -4,9 +4,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { deriveSealKey, isSealed, seal } from '../../src/seal';
 import { registeredLabel } from '../../src/broker/janitor';
 import type { RunnerPayload } from '../../runner/runner-payload';
-import { dispatchRequest } from '../support/dispatch-request';
+import { dispatchRequest, sealedRunnerPayload } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
-import { mintsToken, testBroker } from '../support/test-broker';
+import { mintsToken, settlesThenDispatchesAgain, testBroker } from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
 
 const lambdaMock = mockClient(LambdaClient);
@@ -222,19 +222,7 @@ describe('the broker: dispatch requests', () => {
 });
 
 const sealedPayload = (overrides: Partial<RunnerPayload> = {}, sealedAt = Date.now()) =>
-  seal<RunnerPayload>(
-    {
-      ...request,
-      kind: 'runner',
-      runnerName: 'lambda-1001-1-1',
-      runnerId: 555,
-      scope: 'repo',
-      credential: { jitConfig: 'one-use' },
-      ...overrides,
-    },
-    key,
-    sealedAt,
-  );
+  sealedRunnerPayload(request, key, overrides, sealedAt);
 
 const record = (requestPayload: unknown, condition = 'Success', responsePayload: unknown = {}) => ({
   version: '1.0',
@@ -282,17 +270,7 @@ describe('the broker: runner destination records', () => {
 
   it('dispatches the job again under the next name when it still waits after its runner failed', async () => {
     const { handler } = broker();
-    const scope = github()
-      .get('/repos/acme/app/actions/runners/555')
-      .reply(200, { id: 555, name: 'lambda-1001-1-1', busy: false, status: 'offline' })
-      .delete('/repos/acme/app/actions/runners/555')
-      .reply(204);
-    jobStatus(jobStatus(scope, 'queued'), 'queued')
-      .post(
-        '/repos/acme/app/actions/runners/generate-jitconfig',
-        (b) => b.name === 'lambda-1001-1-2',
-      )
-      .reply(201, { runner: { id: 777 }, encoded_jit_config: encodeJitConfig(777, 'y') });
+    settlesThenDispatchesAgain();
     await expect(handler(record(sealedPayload(), 'RetriesExhausted'))).resolves.toEqual({
       runnerName: 'lambda-1001-1-1',
       registration: 'deleted',

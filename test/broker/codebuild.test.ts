@@ -4,9 +4,9 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deriveSealKey, isSealed, seal } from '../../src/seal';
 import type { RunnerPayload } from '../../runner/runner-payload';
-import { dispatchRequest } from '../support/dispatch-request';
+import { dispatchRequest, sealedRunnerPayload } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
-import { mintsToken, testBroker } from '../support/test-broker';
+import { mintsToken, settlesThenDispatchesAgain, testBroker } from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
 
 const codebuildMock = mockClient(CodeBuildClient);
@@ -69,18 +69,7 @@ const builds = () =>
   });
 
 const sealedPayload = (overrides: Partial<RunnerPayload> = {}) =>
-  seal<RunnerPayload>(
-    {
-      ...request,
-      kind: 'runner',
-      runnerName: 'lambda-1001-1-1',
-      runnerId: 555,
-      scope: 'repo',
-      credential: { jitConfig: 'one-use' },
-      ...overrides,
-    },
-    key,
-  );
+  sealedRunnerPayload(request, key, overrides);
 
 /** CodeBuild's state change event, as EventBridge delivers it, carrying the build's variables. */
 function buildEvent(status: string, payload: unknown) {
@@ -166,17 +155,7 @@ describe('the CodeBuild executor', () => {
 describe('the broker: CodeBuild build state changes', () => {
   it('a build that failed before its job ran: registration deleted, job dispatched again', async () => {
     const { handler } = broker();
-    const scope = mintsToken()
-      .get('/repos/acme/app/actions/runners/555')
-      .reply(200, { id: 555, name: 'lambda-1001-1-1', busy: false, status: 'offline' })
-      .delete('/repos/acme/app/actions/runners/555')
-      .reply(204);
-    jobStatus(jobStatus(scope, 'queued'), 'queued')
-      .post(
-        '/repos/acme/app/actions/runners/generate-jitconfig',
-        (b) => b.name === 'lambda-1001-1-2',
-      )
-      .reply(201, { runner: { id: 777 }, encoded_jit_config: encodeJitConfig(777, 'y') });
+    settlesThenDispatchesAgain();
 
     await expect(handler(buildEvent('FAILED', sealedPayload()))).resolves.toEqual({
       runnerName: 'lambda-1001-1-1',

@@ -36,49 +36,65 @@ async function until(probe: () => boolean, ms = 15_000): Promise<void> {
   }
 }
 
+/** Local mode's one environment: the App settings, the fake runner tree, an idle listener. */
+const localEnv = (extra: Record<string, string> = {}): Record<string, string | undefined> => ({
+  PATH: process.env.PATH,
+  APP_ID: '4242',
+  PRIVATE_KEY: appKeys.privateKey,
+  WEBHOOK_SECRET: TEST_SECRET,
+  RUNNER_SOURCE_DIR: sourceDir,
+  RUNNER_WORK_ROOT: workRoot,
+  RUNNER_IDLE_TIMEOUT_SECONDS: '1',
+  RUNNER_STOP_GRACE_SECONDS: '1',
+  RUNNER_DEADLINE_MARGIN_SECONDS: '6',
+  RUNNER_MIN_FREE_MB: '1',
+  FAKE_RUNNER_SCENARIO: 'idle',
+  ...extra,
+});
+
+/**
+ * GitHub for one job through local mode: queued at dispatch, in progress when its runner is
+ * settled; the runner registered, read idle, and deleted.
+ */
+function gitHubServes(jobId: number, runnerId: number) {
+  const name = `lambda-${jobId}-1-1`;
+  const statuses = ['queued', 'in_progress'];
+  nock(API)
+    .post('/app/installations/77/access_tokens')
+    .reply(201, { token: 'ghs_local', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .get(`/repos/acme/app/actions/jobs/${jobId}`)
+    .times(2)
+    .reply(200, () => ({ id: jobId, status: statuses.shift() }))
+    .post('/repos/acme/app/actions/runners/generate-jitconfig')
+    .reply(201, { runner: { id: runnerId }, encoded_jit_config: encodeJitConfig(runnerId, name) })
+    .get(`/repos/acme/app/actions/runners/${runnerId}`)
+    .reply(200, { id: runnerId, name, busy: false, status: 'online' })
+    .delete(`/repos/acme/app/actions/runners/${runnerId}`)
+    .reply(204);
+}
+
+/** A queued job of acme/app with these labels, by id. */
+function queued(jobId: number, labels?: string[]) {
+  const payload = queuedJob({ fullName: 'acme/app', ...(labels ? { labels } : {}) }) as {
+    workflow_job: { id: number; run_attempt: number };
+    installation: { id: number };
+  };
+  Object.assign(payload.workflow_job, { id: jobId, run_attempt: 1 });
+  payload.installation.id = 77;
+  return payload;
+}
+
 describe('local mode (npm start): webhook, broker and runner in one process', () => {
   it('serves a job with only the App settings, settles its runner, and explain tells the whole story', async () => {
-    const env = {
-      PATH: process.env.PATH,
-      APP_ID: '4242',
-      PRIVATE_KEY: appKeys.privateKey,
-      WEBHOOK_SECRET: TEST_SECRET,
-      RUNNER_SOURCE_DIR: sourceDir,
-      RUNNER_WORK_ROOT: workRoot,
-      RUNNER_IDLE_TIMEOUT_SECONDS: '1',
-      RUNNER_STOP_GRACE_SECONDS: '1',
-      RUNNER_DEADLINE_MARGIN_SECONDS: '6',
-      RUNNER_MIN_FREE_MB: '1',
-      FAKE_RUNNER_SCENARIO: 'idle',
-    };
+    const env = localEnv();
     const captured = captureLog();
-    const statuses = ['queued', 'in_progress'];
-    nock(API)
-      .post('/app/installations/77/access_tokens')
-      .reply(201, { token: 'ghs_local', expires_at: new Date(Date.now() + 3600_000).toISOString() })
-      .get('/repos/acme/app/actions/jobs/1001')
-      .times(2)
-      .reply(200, () => ({ id: 1001, status: statuses.shift() }))
-      .post('/repos/acme/app/actions/runners/generate-jitconfig')
-      .reply(201, {
-        runner: { id: 42 },
-        encoded_jit_config: encodeJitConfig(42, 'lambda-1001-1-1'),
-      })
-      .get('/repos/acme/app/actions/runners/42')
-      .reply(200, { id: 42, name: 'lambda-1001-1-1', busy: false, status: 'online' })
-      .delete('/repos/acme/app/actions/runners/42')
-      .reply(204);
+    gitHubServes(1001, 42);
     const webhook = createWebhookHandler({
       env: { WEBHOOK_SECRET: TEST_SECRET, RUNNER_DISPATCH: 'local' },
       dispatch: createLocalDispatch({ log: captured.log, env }),
       log: captured.log,
     });
-    const payload = queuedJob({ fullName: 'acme/app' }) as {
-      workflow_job: { id: number; run_attempt: number };
-      installation: { id: number };
-    };
-    Object.assign(payload.workflow_job, { id: 1001, run_attempt: 1 });
-    payload.installation.id = 77;
+    const payload = queued(1001);
 
     expect((await webhook(delivery(payload))).statusCode).toBe(202);
     await until(() => nock.isDone());
@@ -113,11 +129,7 @@ describe('local mode (npm start): webhook, broker and runner in one process', ()
   });
 
   it('routes a codebuild profile to a build on this host, settled from its state change event', async () => {
-    const env = {
-      PATH: process.env.PATH,
-      APP_ID: '4242',
-      PRIVATE_KEY: appKeys.privateKey,
-      WEBHOOK_SECRET: TEST_SECRET,
+    const env = localEnv({
       RUNNER_PROFILES: JSON.stringify([
         { name: 'default', labels: ['self-hosted', 'lambda-runner'] },
         {
@@ -128,31 +140,9 @@ describe('local mode (npm start): webhook, broker and runner in one process', ()
           timeoutMinutes: 30,
         },
       ]),
-      RUNNER_SOURCE_DIR: sourceDir,
-      RUNNER_WORK_ROOT: workRoot,
-      RUNNER_IDLE_TIMEOUT_SECONDS: '1',
-      RUNNER_STOP_GRACE_SECONDS: '1',
-      RUNNER_DEADLINE_MARGIN_SECONDS: '6',
-      RUNNER_MIN_FREE_MB: '1',
-      FAKE_RUNNER_SCENARIO: 'idle',
-    };
+    });
     const captured = captureLog();
-    const statuses = ['queued', 'in_progress'];
-    nock(API)
-      .post('/app/installations/77/access_tokens')
-      .reply(201, { token: 'ghs_local', expires_at: new Date(Date.now() + 3600_000).toISOString() })
-      .get('/repos/acme/app/actions/jobs/1002')
-      .times(2)
-      .reply(200, () => ({ id: 1002, status: statuses.shift() }))
-      .post('/repos/acme/app/actions/runners/generate-jitconfig')
-      .reply(201, {
-        runner: { id: 43 },
-        encoded_jit_config: encodeJitConfig(43, 'lambda-1002-1-1'),
-      })
-      .get('/repos/acme/app/actions/runners/43')
-      .reply(200, { id: 43, name: 'lambda-1002-1-1', busy: false, status: 'online' })
-      .delete('/repos/acme/app/actions/runners/43')
-      .reply(204);
+    gitHubServes(1002, 43);
     const webhook = createWebhookHandler({
       env: {
         WEBHOOK_SECRET: TEST_SECRET,
@@ -162,12 +152,7 @@ describe('local mode (npm start): webhook, broker and runner in one process', ()
       dispatch: createLocalDispatch({ log: captured.log, env }),
       log: captured.log,
     });
-    const payload = queuedJob({
-      fullName: 'acme/app',
-      labels: ['self-hosted', 'lambda-runner', 'docker'],
-    }) as { workflow_job: { id: number; run_attempt: number }; installation: { id: number } };
-    Object.assign(payload.workflow_job, { id: 1002, run_attempt: 1 });
-    payload.installation.id = 77;
+    const payload = queued(1002, ['self-hosted', 'lambda-runner', 'docker']);
 
     expect((await webhook(delivery(payload))).statusCode).toBe(202);
     await until(() => nock.isDone(), 30_000);

@@ -2,7 +2,7 @@
 // What a hostile job holding the runner role can do, decided by an IAM policy simulator over the
 // packaged templates: identity policies, boundaries and the secrets', key's and bucket's own
 // policies together. The table is DEPLOYMENT.md's, row for row.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
   ACCOUNT,
@@ -415,20 +415,7 @@ describe('a planted fault', () => {
 
 describe('CodeBuild runner builds, evaluated in a stage with a codebuild profile', () => {
   it('the broker alone starts builds; no job reads their variables or starts one, PowerUserAccess or not', async () => {
-    const profiles = path.join(work, 'build-profiles.json');
-    writeFileSync(
-      profiles,
-      JSON.stringify([
-        { name: 'default', labels: ['self-hosted', 'lambda-runner'] },
-        {
-          name: 'docker',
-          labels: ['self-hosted', 'lambda-runner', 'docker'],
-          executor: 'codebuild',
-          computeType: 'BUILD_GENERAL1_MEDIUM',
-          docker: true,
-        },
-      ]),
-    );
+    const profiles = path.join(__dirname, 'fixtures/codebuild-profiles.json');
     const { template } = pack(work, 'codebuild', {
       args: [`--param=jobPolicies=${POWER_USER}`],
       env: { RUNNER_PROFILES_FILE: profiles },

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- the deploy modules are CommonJS, loaded as serverless loads them */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pack, packageWorkDir, root } from '../support/serverless-package';
 
@@ -244,20 +244,7 @@ describe('serverless deploy without a real image', () => {
   }, 60_000);
 
   it('stops for a codebuild profile without its CodeBuild image, naming the parameter', () => {
-    const file = path.join(work, 'build-profiles.json');
-    writeFileSync(
-      file,
-      JSON.stringify([
-        { name: 'default', labels: ['self-hosted', 'lambda-runner'] },
-        {
-          name: 'docker',
-          labels: ['self-hosted', 'lambda-runner', 'docker'],
-          executor: 'codebuild',
-          computeType: 'BUILD_GENERAL1_MEDIUM',
-          docker: true,
-        },
-      ]),
-    );
+    const file = path.join(__dirname, 'fixtures/codebuild-profiles.json');
     const image = `123456789012.dkr.ecr.us-east-1.amazonaws.com/runner@sha256:${'a'.repeat(64)}`;
     const result = serverless(
       ['deploy', '--stage', 'nobuildimage', `--param=runnerImageUri=${image}`],

@@ -40,37 +40,8 @@ writeFileSync(
   ]),
 );
 
-/** A Lambda profile, an EC2 CodeBuild profile with Docker and an arm64 CodeBuild profile. */
-const buildProfilesFile = path.join(work, 'build-profiles.json');
-writeFileSync(
-  buildProfilesFile,
-  JSON.stringify([
-    { name: 'default', labels: ['self-hosted', 'lambda-runner', 'linux', 'x64'] },
-    {
-      name: 'docker',
-      labels: ['self-hosted', 'lambda-runner', 'docker'],
-      executor: 'codebuild',
-      computeType: 'BUILD_GENERAL1_MEDIUM',
-      timeoutMinutes: 480,
-      docker: true,
-    },
-    {
-      name: 'long-arm',
-      labels: ['self-hosted', 'lambda-runner', 'arm64', 'long'],
-      executor: 'codebuild',
-      architecture: 'arm64',
-      computeType: 'BUILD_GENERAL1_LARGE',
-      timeoutMinutes: 240,
-    },
-    {
-      name: 'quick',
-      labels: ['self-hosted', 'lambda-runner', 'quick'],
-      executor: 'codebuild',
-      computeType: 'BUILD_LAMBDA_4GB',
-      timeoutMinutes: 15,
-    },
-  ]),
-);
+/** A Lambda profile, an EC2 CodeBuild profile with Docker, an arm64 one and a Lambda-compute one. */
+const buildProfilesFile = path.join(__dirname, 'fixtures/codebuild-profiles.json');
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const MANAGED = [

@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
 import { appKeys } from '../support/github-app';
 import { delivery, queuedJob } from '../support/webhook-events';
@@ -26,6 +25,7 @@ import {
   tail,
   type Stage,
   suiteLogDir,
+  invokeBroker as invokeLocalBroker,
 } from './local-stack';
 
 const root = path.resolve(__dirname, '../..');
@@ -205,22 +205,8 @@ afterEach(() => {
     console.error(`serverless offline:\n${tail(offline, 6000)}`);
 });
 
-const lambda = () =>
-  new LambdaClient({
-    endpoint: lambdaUrl,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-
 async function invokeBroker(event: unknown, sync = false): Promise<unknown> {
-  const answer = await lambda().send(
-    new InvokeCommand({
-      FunctionName: 'lambda-runner-e2e-broker',
-      InvocationType: sync ? 'RequestResponse' : 'Event',
-      Payload: Buffer.from(JSON.stringify(event)),
-    }),
-  );
-  return answer.Payload ? JSON.parse(Buffer.from(answer.Payload).toString() || 'null') : undefined;
+  return (await invokeLocalBroker(lambdaUrl, event, sync)).answer;
 }
 
 function jobRequest(jobId: number, labels = ['self-hosted', 'lambda-runner']) {

@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { stateChange } from '../../src/local-builds';
 import { deriveSealKey, seal } from '../../src/seal';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
@@ -19,6 +18,7 @@ import { FakeCodeBuild } from './fake-codebuild';
 import { FakeGitHub } from './fake-github';
 import {
   freePort,
+  invokeBroker,
   startFrontDoor,
   startDynaliteStage,
   startOffline,
@@ -89,7 +89,6 @@ beforeAll(async () => {
       { RUNNER_DEADLINE_MARGIN_SECONDS: '10', RUNNER_IDLE_TIMEOUT_SECONDS: '600' },
     ),
     logDir,
-    broker: 'lambda-runner-e2e-broker',
   });
   await codebuild.start();
   env = stackEnvironment(
@@ -340,11 +339,6 @@ describe('duplicates', () => {
   });
 
   it('the broker invoked twice with one dispatch request (an async retry): one runner', async () => {
-    const lambda = new LambdaClient({
-      endpoint: lambdaUrl,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
     const request = seal(
       {
         kind: 'dispatch',
@@ -361,16 +355,9 @@ describe('duplicates', () => {
       },
       deriveSealKey(TEST_SECRET),
     );
-    const invoke = () =>
-      lambda.send(
-        new InvokeCommand({
-          FunctionName: 'lambda-runner-e2e-broker',
-          InvocationType: 'Event',
-          Payload: Buffer.from(JSON.stringify(request)),
-        }),
-      );
+    const invoke = () => invokeBroker(lambdaUrl, request);
     const [first, second] = await Promise.all([invoke(), invoke()]);
-    expect([first.StatusCode, second.StatusCode]).toEqual([202, 202]);
+    expect([first.status, second.status]).toEqual([202, 202]);
     await waitFor('both invocations', () => brokerLines(5102).length === 2 || undefined);
     // The second finds the runner registered (duplicate), or, on a slow machine, the job already
     // taken by it (not-queued): never a second start.
@@ -491,11 +478,6 @@ describe('the CodeBuild executor, through the fake CodeBuild', () => {
   });
 
   it('a forged build state change is refused: no GitHub call, no build', async () => {
-    const lambda = new LambdaClient({
-      endpoint: lambdaUrl,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
     const builds = codebuild!.started.length;
     const forgedPayload = {
       kind: 'runner',
@@ -521,14 +503,7 @@ describe('the CodeBuild executor, through the fake CodeBuild', () => {
       'FAILED',
       [{ name: 'LAMBDA_RUNNER_PAYLOAD', value: JSON.stringify(forgedPayload) }],
     );
-    const answer = await lambda.send(
-      new InvokeCommand({
-        FunctionName: 'lambda-runner-e2e-broker',
-        InvocationType: 'Event',
-        Payload: Buffer.from(JSON.stringify(forged)),
-      }),
-    );
-    expect(answer.StatusCode).toBe(202);
+    expect((await invokeBroker(lambdaUrl, forged)).status).toBe(202);
     const refused = await waitFor('the refusal', () =>
       offlineLines().find(
         (line) => typeof line.msg === 'string' && line.msg.startsWith('build state change refused'),
@@ -691,27 +666,14 @@ describe('faults', () => {
   });
 });
 
-const lambdaClient = () =>
-  new LambdaClient({
-    endpoint: lambdaUrl,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-
 /** Runs the broker's schedule once, through the local stack, as EventBridge would. */
 async function runSchedule() {
-  const { Payload } = await lambdaClient().send(
-    new InvokeCommand({
-      FunctionName: 'lambda-runner-e2e-broker',
-      Payload: Buffer.from(
-        JSON.stringify({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }),
-      ),
-    }),
+  const { answer } = await invokeBroker(
+    lambdaUrl,
+    { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} },
+    true,
   );
-  const report = JSON.parse(Buffer.from(Payload!).toString()) as {
-    orphans: { deleted: string[]; calls: number; truncated: boolean };
-  };
-  return report.orphans;
+  return (answer as { orphans: { deleted: string[]; calls: number; truncated: boolean } }).orphans;
 }
 
 describe("orphan clean-up: the broker's schedule against the fake GitHub", () => {

@@ -3,10 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { StartBuildCommandInput } from '@aws-sdk/client-codebuild';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import pino from 'pino';
 import { createLocalBuilds, stateChange, type BuildStatus } from '../../src/local-builds';
 import type { BuildStateChange } from '../../src/broker/settle-runner';
+import { invokeBroker } from './local-stack';
 
 /** What a build does, by its runner's name: CodeBuild's own failure modes. */
 export type BuildScenario =
@@ -32,9 +32,7 @@ export class FakeCodeBuild {
   private output: WriteStream;
   private builds: ReturnType<typeof createLocalBuilds>;
 
-  constructor(
-    readonly options: { entry: string; env: NodeJS.ProcessEnv; logDir: string; broker: string },
-  ) {
+  constructor(readonly options: { entry: string; env: NodeJS.ProcessEnv; logDir: string }) {
     this.output = createWriteStream(path.join(options.logDir, 'codebuild.log'));
     this.builds = createLocalBuilds({
       entry: options.entry,
@@ -123,18 +121,7 @@ export class FakeCodeBuild {
   private async deliver(event: BuildStateChange) {
     const id = String(event.detail?.['build-id']).split('build/')[1] ?? '';
     this.ended.set(id, event.detail?.['build-status'] as BuildStatus);
-    const lambda = new LambdaClient({
-      endpoint: this.lambdaUrl,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    await lambda.send(
-      new InvokeCommand({
-        FunctionName: this.options.broker,
-        InvocationType: 'Event',
-        Payload: Buffer.from(JSON.stringify(event)),
-      }),
-    );
+    await invokeBroker(this.lambdaUrl, event);
   }
 }
 

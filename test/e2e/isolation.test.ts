@@ -12,7 +12,6 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { createFakeRunnerTree } from '../support/fake-runner-tree';
 import { appKeys } from '../support/github-app';
 import { deliverUntilAnswered, queuedJobFor } from './deliveries';
@@ -27,6 +26,7 @@ import {
   tail,
   type Stage,
   suiteLogDir,
+  invokeBroker as invokeLocalBroker,
 } from './local-stack';
 
 const root = path.resolve(__dirname, '../..');
@@ -104,21 +104,8 @@ afterEach(() => {
     console.error(`serverless offline:\n${tail(offline, 6000)}`);
 });
 
-const brokerClient = () =>
-  new LambdaClient({
-    endpoint: lambdaFront!.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-
 async function invokeBroker(event: unknown, sync = false): Promise<void> {
-  await brokerClient().send(
-    new InvokeCommand({
-      FunctionName: 'lambda-runner-e2e-broker',
-      InvocationType: sync ? 'RequestResponse' : 'Event',
-      Payload: Buffer.from(JSON.stringify(event)),
-    }),
-  );
+  await invokeLocalBroker(lambdaFront!.url, event, sync);
 }
 
 const schedule = () =>

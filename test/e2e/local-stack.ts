@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { appKeys } from '../support/github-app';
 import { TEST_SECRET } from '../support/webhook-events';
 import { FakeGitHub } from './fake-github';
@@ -286,4 +287,30 @@ export function stackEnvironment(
     LOG_LEVEL: 'info',
     ...overrides,
   };
+}
+
+/**
+ * Invokes the local stack's broker at a Lambda endpoint (serverless offline's, or a front in
+ * front of it), as an asynchronous event or, with `sync`, waiting for its answer. Resolves to
+ * the invoke's status code and the broker's answer (sync only).
+ */
+export async function invokeBroker(
+  lambdaUrl: string,
+  event: unknown,
+  sync = false,
+): Promise<{ status?: number; answer?: unknown }> {
+  const lambda = new LambdaClient({
+    endpoint: lambdaUrl,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const output = await lambda.send(
+    new InvokeCommand({
+      FunctionName: 'lambda-runner-e2e-broker',
+      InvocationType: sync ? 'RequestResponse' : 'Event',
+      Payload: Buffer.from(JSON.stringify(event)),
+    }),
+  );
+  const text = output.Payload ? Buffer.from(output.Payload).toString() : '';
+  return { status: output.StatusCode, ...(text ? { answer: JSON.parse(text) as unknown } : {}) };
 }

@@ -1,3 +1,5 @@
+import { seal } from '../../src/seal';
+import type { RunnerPayload } from '../../runner/runner-payload';
 import type { RunnerRequest } from '../../src/runner-request';
 
 /** The dispatch request the webhook builds for job 1001 of acme/app, with `overrides`. */
@@ -16,4 +18,29 @@ export function dispatchRequest(overrides: Partial<RunnerRequest> = {}): RunnerR
     deliveryId: 'delivery-1',
     ...overrides,
   };
+}
+
+/**
+ * The runner payload the broker sealed for `request`'s first runner (`lambda-1001-1-1`, id
+ * 555, a one-use JIT config), with `overrides`, sealed at `sealedAt`.
+ */
+export function sealedRunnerPayload(
+  request: RunnerRequest,
+  key: Buffer,
+  overrides: Partial<RunnerPayload> = {},
+  sealedAt = Date.now(),
+) {
+  return seal<RunnerPayload>(
+    {
+      ...request,
+      kind: 'runner',
+      runnerName: 'lambda-1001-1-1',
+      runnerId: 555,
+      scope: 'repo',
+      credential: { jitConfig: 'one-use' },
+      ...overrides,
+    },
+    key,
+    sealedAt,
+  );
 }

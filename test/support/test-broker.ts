@@ -4,6 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createBrokerHandler, type BrokerOptions } from '../../src/broker/handler';
 import { captureLog } from './capture-log';
+import { encodeJitConfig } from './github-app';
 
 export const GITHUB_API = 'https://api.github.com';
 
@@ -38,4 +39,22 @@ export function mintsToken(scope = nock(GITHUB_API), installation = 77): nock.Sc
     token: 'ghs_installation',
     expires_at: new Date(Date.now() + 3600_000).toISOString(),
   });
+}
+
+/**
+ * GitHub while the broker settles runner 555 (`lambda-1001-1-1`, offline, idle) of job 1001,
+ * which still waits: the runner read and deleted, the job read twice (settle, then dispatch),
+ * and the next runner `lambda-1001-1-2` registered as 777.
+ */
+export function settlesThenDispatchesAgain(scope = mintsToken()): nock.Scope {
+  return scope
+    .get('/repos/acme/app/actions/runners/555')
+    .reply(200, { id: 555, name: 'lambda-1001-1-1', busy: false, status: 'offline' })
+    .delete('/repos/acme/app/actions/runners/555')
+    .reply(204)
+    .get('/repos/acme/app/actions/jobs/1001')
+    .times(2)
+    .reply(200, { id: 1001, status: 'queued' })
+    .post('/repos/acme/app/actions/runners/generate-jitconfig', (b) => b.name === 'lambda-1001-1-2')
+    .reply(201, { runner: { id: 777 }, encoded_jit_config: encodeJitConfig(777, 'y') });
 }
