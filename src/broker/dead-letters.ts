@@ -22,7 +22,9 @@ export interface DeadLetters {
 
 /**
  * Reads a message as Lambda's on-failure destination writes it (the record, whose
- * `requestPayload` is the event) or as `requeue` writes it (`{ event, replays }`).
+ * `requestPayload` is the broker's event), as the settle queue's redrive moves it (the event
+ * itself: a runner's destination record, a build's state change, a dispatch request), or as
+ * `requeue` writes it (`{ event, replays }`).
  */
 export function toDeadLetter(handle: string, body: string): DeadLetter {
   let parsed: Record<string, unknown> = {};
@@ -33,7 +35,15 @@ export function toDeadLetter(handle: string, body: string): DeadLetter {
   }
   if ('replays' in parsed && 'event' in parsed)
     return { handle, event: parsed.event, replays: Number(parsed.replays) || 0 };
-  return { handle, event: parsed.requestPayload, replays: 0 };
+  return { handle, event: redriven(parsed) ? parsed : parsed.requestPayload, replays: 0 };
+}
+
+/** A settle-queue message itself: a runner's record (its payload the runner's), a build's event, a dispatch. */
+function redriven(parsed: Record<string, unknown>): boolean {
+  const payload = parsed.requestPayload as { kind?: unknown } | undefined;
+  return (
+    payload?.kind === 'runner' || parsed.source === 'aws.codebuild' || parsed.kind === 'dispatch'
+  );
 }
 
 /** The broker's dead-letter queue in SQS. */

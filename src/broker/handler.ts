@@ -5,6 +5,7 @@ import { createMetrics, type Metrics } from '../metrics';
 import { parseRunnerRequest } from '../runner-request';
 import { deriveSealKey, isSealed, sealExpiry, withoutMac } from '../seal';
 import { shapeProblem } from './event-shape';
+import { handleQueueEvent, isQueueEvent } from './queue-events';
 import { sqsDeadLetters, type DeadLetters } from './dead-letters';
 import { redeliverFailed } from './redeliver';
 import { replayDeadLetters } from './replay-dead-letters';
@@ -97,6 +98,14 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
     return ready;
   };
   return async (event: unknown, context?: { invokedFunctionArn?: string }): Promise<unknown> => {
+    if (isQueueEvent(event)) {
+      const deps = await getReady();
+      const sqs = clients.sqs;
+      return handleQueueEvent(event, (body) => fromQueue(deps, body), {
+        log: deps.log,
+        ...(sqs ? { sqs } : {}),
+      });
+    }
     const kind = screen(event, log);
     if (!kind) return { result: 'refused' };
     const deps = await getReady();
@@ -105,6 +114,22 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
     if (kind === 'schedule') return scheduleFromAlias(deps, event, context);
     return dispatchSealed(deps, event);
   };
+}
+
+/**
+ * One message of the settle queue: a runner's destination record or a build's state change
+ * (the queue's senders: Lambda with the runner role, and EventBridge), or a dispatch request.
+ * Anyone holding the runner role may send to it, so each is checked as an invoke would be; the
+ * schedule never comes this way.
+ */
+async function fromQueue(deps: Ready, body: unknown): Promise<unknown> {
+  const kind = screen(body, deps.log);
+  if (!kind) return { result: 'refused' };
+  if (kind === 'destination') return settleRunner(body as DestinationRecord, deps);
+  if (kind === 'build') return settleBuild(body as BuildStateChange, deps);
+  if (kind === 'dispatch') return dispatchSealed(deps, body);
+  deps.log.warn({ decision: 'refused' }, 'schedule event refused: it came through a queue');
+  return { result: 'refused' };
 }
 
 /** The event's kind, once its shape passed; undefined (and a log line) when refused. */

@@ -3,7 +3,13 @@ import { parseRunnerRequest } from '../runner-request';
 import { isSealed, withoutMac } from '../seal';
 import type { DeadLetter, DeadLetters } from './dead-letters';
 import { dispatchJob, type BrokerDeps } from './dispatch-job';
-import { settleRunner, type DestinationRecord } from './settle-runner';
+import {
+  BUILD_STATE_CHANGE,
+  settleBuild,
+  settleRunner,
+  type BuildStateChange,
+  type DestinationRecord,
+} from './settle-runner';
 
 export interface ReplayReport {
   readonly replayed: number;
@@ -59,9 +65,10 @@ async function replayOne(
 }
 
 function replayEvent(event: Record<string, unknown>, deps: BrokerDeps) {
-  return event.kind === 'dispatch'
-    ? dispatchJob(parseRunnerRequest(withoutMac(event)), deps)
-    : settleRunner(event as unknown as DestinationRecord, deps);
+  if (event.kind === 'dispatch') return dispatchJob(parseRunnerRequest(withoutMac(event)), deps);
+  if (event.source === 'aws.codebuild')
+    return settleBuild(event as unknown as BuildStateChange, deps);
+  return settleRunner(event as unknown as DestinationRecord, deps);
 }
 
 function jobIdOf(event: Record<string, unknown> | undefined): unknown {
@@ -71,5 +78,6 @@ function jobIdOf(event: Record<string, unknown> | undefined): unknown {
 function replayable(event: Record<string, unknown> | undefined, key: Buffer): boolean {
   if (!event) return false;
   if (event.kind === 'dispatch') return isSealed(event, key);
+  if (event.source === 'aws.codebuild') return event['detail-type'] === BUILD_STATE_CHANGE;
   return 'requestContext' in event && 'requestPayload' in event;
 }

@@ -1,0 +1,109 @@
+import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Logger } from 'pino';
+import { RateLimitedError } from './errors';
+
+/** One message of an SQS event source mapping's batch, as Lambda hands it over. */
+export interface QueueRecord {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  readonly eventSource: 'aws:sqs';
+  readonly eventSourceARN: string;
+}
+
+export interface QueueEvent {
+  readonly Records: readonly QueueRecord[];
+}
+
+/** What the mapping deletes and what it leaves (ReportBatchItemFailures). */
+export interface BatchAnswer {
+  readonly batchItemFailures: { itemIdentifier: string }[];
+}
+
+/** A batch from an SQS queue (the settle queue), told apart without reading the bodies. */
+export function isQueueEvent(event: unknown): event is QueueEvent {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  return (
+    Array.isArray(records) &&
+    records.length > 0 &&
+    records.every(
+      (record: unknown) =>
+        typeof record === 'object' &&
+        record !== null &&
+        (record as { eventSource?: unknown }).eventSource === 'aws:sqs' &&
+        typeof (record as { body?: unknown }).body === 'string',
+    )
+  );
+}
+
+/** `https://sqs.<region>.amazonaws.com/<account>/<name>` for a queue's ARN. */
+export function queueUrlOf(arn: string): string | undefined {
+  const match = /^arn:aws[a-z-]*:sqs:([a-z0-9-]+):(\d{12}):(.+)$/.exec(arn);
+  return match ? `https://sqs.${match[1]}.amazonaws.com/${match[2]}/${match[3]}` : undefined;
+}
+
+/** SQS keeps a message invisible at most 12 hours. */
+const MAX_VISIBILITY_SECONDS = 43_200;
+
+/**
+ * Handles a batch: each message's body (JSON) goes to `handle`, all at once. A message whose
+ * handling throws stays in the queue (a batch item failure), to come back after its visibility
+ * timeout and, past the queue's receive limit, to go to the dead-letter queue; one that GitHub
+ * asked to wait comes back when the wait ends, not before. A body that is not JSON is refused
+ * with a log line and deleted: no retry makes it readable.
+ */
+export async function handleQueueEvent(
+  event: QueueEvent,
+  handle: (body: unknown) => Promise<unknown>,
+  deps: { log: Logger; sqs?: Pick<SQSClient, 'send'>; now?: () => number },
+): Promise<BatchAnswer> {
+  const outcomes = await Promise.all(
+    event.Records.map(async (record) => {
+      try {
+        await handle(parseBody(record, deps.log));
+        return undefined;
+      } catch (error) {
+        deps.log.error({ err: error, messageId: record.messageId }, 'queued event failed: kept');
+        await waitOut(record, error, deps);
+        return { itemIdentifier: record.messageId };
+      }
+    }),
+  );
+  return { batchItemFailures: outcomes.filter((failure) => failure !== undefined) };
+}
+
+function parseBody(record: QueueRecord, log: Logger): unknown {
+  try {
+    return JSON.parse(record.body) as unknown;
+  } catch {
+    log.warn(
+      { decision: 'refused', messageId: record.messageId },
+      'queued event refused: not JSON',
+    );
+    return undefined;
+  }
+}
+
+/** A rate-limited event is hidden until GitHub's window ends: no broker sees it before. */
+async function waitOut(
+  record: QueueRecord,
+  error: unknown,
+  deps: { log: Logger; sqs?: Pick<SQSClient, 'send'>; now?: () => number },
+) {
+  const queueUrl = queueUrlOf(record.eventSourceARN);
+  if (!(error instanceof RateLimitedError) || !deps.sqs || !queueUrl) return;
+  const seconds = Math.ceil((error.until - (deps.now ?? Date.now)()) / 1000);
+  const visibility = Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, seconds));
+  await deps.sqs
+    .send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: visibility,
+      }),
+    )
+    .then(() => deps.log.info({ messageId: record.messageId, visibility }, 'waits out GitHub'))
+    .catch((cause: unknown) =>
+      deps.log.warn({ err: cause, messageId: record.messageId }, 'could not hide it for the wait'),
+    );
+}
