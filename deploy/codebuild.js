@@ -20,22 +20,6 @@ const BUILDSPEC = [
   '',
 ].join('\n');
 
-/**
- * Lets an EventBridge rule of this stack invoke a function (or alias): that rule alone.
- * @param {string} ruleId @param {unknown} functionName
- */
-function ruleMayInvoke(ruleId, functionName) {
-  return {
-    Type: 'AWS::Lambda::Permission',
-    Properties: {
-      FunctionName: functionName,
-      Action: 'lambda:InvokeFunction',
-      Principal: 'events.amazonaws.com',
-      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
-    },
-  };
-}
-
 /** How long a build may wait for a machine; its runner's registration is offline meanwhile. */
 const QUEUED_TIMEOUT_MINUTES = 30;
 
@@ -157,7 +141,7 @@ function projectResources({ profile, id, project, image }, input) {
 
 /**
  * Every CodeBuild profile's project, and the rule that sends each build's end (its state change
- * event) to the broker, which checks it as it checks a destination record.
+ * event) to the settle queue, where the broker checks it as it checks a destination record.
  * @param {BuildInput} input
  */
 function buildResources(input) {
@@ -179,10 +163,32 @@ function buildResources(input) {
           'build-status': ['SUCCEEDED', 'FAILED', 'FAULT', 'STOPPED', 'TIMED_OUT'],
         },
       },
-      Targets: [{ Arn: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] }, Id: 'broker' }],
+      Targets: [{ Arn: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] }, Id: 'settleQueue' }],
     },
   };
-  result.BuildStatePermission = ruleMayInvoke('BuildStateRule', { Ref: 'BrokerLambdaFunction' });
+  // EventBridge may send this rule's events to the settle queue, and nothing else may but the
+  // roles that are allowed to (the runner role, for its destination records).
+  result.BuildStateQueuePolicy = {
+    Type: 'AWS::SQS::QueuePolicy',
+    Properties: {
+      Queues: [{ Ref: 'SettleQueue' }],
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'BuildEndsFromTheRule',
+            Effect: 'Allow',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Resource: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
+            Condition: {
+              ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['BuildStateRule', 'Arn'] } },
+            },
+          },
+        ],
+      },
+    },
+  };
   return result;
 }
 
@@ -201,7 +207,6 @@ function buildAccess(input) {
 module.exports = {
   buildResources,
   buildAccess,
-  ruleMayInvoke,
   BUILDSPEC,
   QUEUED_TIMEOUT_MINUTES,
 };

@@ -254,6 +254,18 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
         Action: 'lambda:DeleteFunction',
         Resource: runnerNames.map((name) => lambdaArn(`${name}:*`)),
       },
+      // Runner ends and build ends wait in the settle queue; its event source mapping reads them
+      // with this role.
+      {
+        Effect: 'Allow',
+        Action: [
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueAttributes',
+        ],
+        Resource: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
+      },
       // Its own failed events go there; the schedule reads them back to replay them.
       {
         Effect: 'Allow',
@@ -279,8 +291,8 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
         Resource: { 'Fn::GetAtt': ['ControlTable', 'Arn'] },
       },
     ]),
-    // The runner role is the job role: its own logs, delivering its destination records to the
-    // broker, the jobPolicies deploy parameter, and always the stack's explicit deny.
+    // The runner role is the job role: its own logs, sending its destination records to the
+    // settle queue, the jobPolicies deploy parameter, and always the stack's explicit deny.
     RunnerRole: role(
       'runner',
       [
@@ -288,8 +300,8 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
         {
           Sid: 'DeliverDestinationRecords',
           Effect: 'Allow',
-          Action: 'lambda:InvokeFunction',
-          Resource: lambdaArn(brokerName),
+          Action: 'sqs:SendMessage',
+          Resource: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
         },
         ...service.statements,
         ...deny,

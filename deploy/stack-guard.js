@@ -6,7 +6,8 @@
 // made of: swap the broker's code and read the App key, rewrite the key policy, replace the
 // packaged template before a rollback, drain or feed the dead-letter queue, reset the control
 // table's counts, or change the API.
-// It leaves the one call the runner needs: invoking its own broker, for destination records.
+// It leaves the one call the runner needs: sending its destination records to the settle queue.
+// No job may invoke any function of the stack, the broker included.
 
 /**
  * @typedef {{ stage: string, webhookName: string, brokerName: string, runnerNames: string[], alarmTopic: boolean,
@@ -53,7 +54,6 @@ function stackResources({ stage, alarmTopic, httpApiAccessLogGroup }) {
  * @param {GuardInput} input
  */
 function stackGuard(input) {
-  const { webhookName, brokerName, runnerNames } = input;
   return [
     {
       Sid: 'NeverTouchThisStack',
@@ -62,22 +62,20 @@ function stackGuard(input) {
       Resource: stackResources(input),
     },
     {
-      // Every stage's functions, brokers included: nothing but invoking them.
-      Sid: 'NeverChangeLambdaRunnerFunctions',
+      // Every stage's functions, brokers included: a job neither changes nor invokes them (the
+      // broker's events come from the settle queue and its schedule, never from a job).
+      Sid: 'NeverTouchLambdaRunnerFunctions',
       Effect: 'Deny',
-      NotAction: 'lambda:InvokeFunction',
+      Action: 'lambda:*',
       Resource: functionArns('lambda-runner-*'),
     },
     {
-      // This stage's functions other than the broker are not a job's to start, nor any alias
-      // or version of the broker (the schedule's alias runs its schedule).
-      Sid: 'InvokeOnlyTheBroker',
+      // The settle queue: a job may send to it (the runner's destination records) and nothing
+      // more; reading, deleting or purging would take runners' ends from the broker.
+      Sid: 'OnlySendToTheSettleQueue',
       Effect: 'Deny',
-      Action: 'lambda:InvokeFunction',
-      Resource: [
-        ...[webhookName, ...runnerNames].flatMap(functionArns),
-        regional('lambda', `function:${brokerName}:*`),
-      ],
+      NotAction: 'sqs:SendMessage',
+      Resource: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
     },
     {
       // A build's variables carry its one-use runner credential (BatchGetBuilds shows them), and

@@ -9,12 +9,7 @@ const {
   runnerFunctionName,
   isCodeBuild,
 } = require('./profiles');
-const {
-  buildAccess,
-  buildResources,
-  ruleMayInvoke,
-  QUEUED_TIMEOUT_MINUTES,
-} = require('./codebuild');
+const { buildAccess, buildResources, QUEUED_TIMEOUT_MINUTES } = require('./codebuild');
 const { createHash } = require('node:crypto');
 const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
@@ -210,7 +205,15 @@ function scheduleResources() {
         Targets: [{ Arn: { Ref: 'BrokerScheduleAlias' }, Id: 'brokerSchedule' }],
       },
     },
-    BrokerSchedulePermission: ruleMayInvoke('BrokerScheduleRule', { Ref: 'BrokerScheduleAlias' }),
+    BrokerSchedulePermission: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        FunctionName: { Ref: 'BrokerScheduleAlias' },
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': ['BrokerScheduleRule', 'Arn'] },
+      },
+    },
   };
 }
 
@@ -302,14 +305,32 @@ function brokerFunction(s, name, profiles, runnerVersion, deployment) {
       // The broker refuses destination records of runner payloads sealed longer ago.
       RUNNER_EVENT_MAX_AGE_SECONDS: String(s.maximumEventAgeSeconds),
     },
-    // Deployed, the schedule invokes the broker's alias (scheduleResources), which no job may.
-    events: s.offline ? [{ schedule: 'rate(15 minutes)' }] : [],
+    // Deployed, the schedule invokes the broker's alias (scheduleResources), which no job may,
+    // and the broker takes runner ends and build ends from the settle queue, a bounded number
+    // of batches at once.
+    events: s.offline
+      ? [{ schedule: 'rate(15 minutes)' }]
+      : [
+          {
+            sqs: {
+              arn: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
+              batchSize: 10,
+              functionResponseType: 'ReportBatchItemFailures',
+              maximumConcurrency: Math.max(
+                2,
+                Math.ceil(Number(s.params.brokerReservedConcurrency) / 2),
+              ),
+            },
+          },
+        ],
   };
 }
 
 /** @param {Settings} s @param {import('./profiles').DeployProfile} profile @param {unknown} image */
 function runnerFunction(s, profile, image) {
-  const broker = { type: 'function', arn: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] } };
+  // Its end (success and failure) goes to the settle queue, which the broker consumes: the
+  // runner (so the job) may send there, and may invoke no function.
+  const settle = { type: 'sqs', arn: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] } };
   return {
     name: runnerFunctionName(s.stage, profile),
     architecture: profile.architecture ?? 'x86_64',
@@ -325,7 +346,7 @@ function runnerFunction(s, profile, image) {
     // dispatches the job again while it waits, under a new runner name.
     maximumRetryAttempts: 0,
     maximumEventAge: s.maximumEventAgeSeconds,
-    ...(s.offline ? {} : { destinations: { onSuccess: broker, onFailure: broker } }),
+    ...(s.offline ? {} : { destinations: { onSuccess: settle, onFailure: settle } }),
     environment: {
       LOG_LEVEL: s.runner.LOG_LEVEL,
       ...(s.offline
@@ -437,6 +458,22 @@ function resources() {
           QueueName: `lambda-runner-${s.stage}-broker-dlq`,
           MessageRetentionPeriod: 1209600,
           SqsManagedSseEnabled: true,
+        },
+      },
+      // Where runners' destination records and builds' state changes wait for the broker. A
+      // message that keeps failing goes to the dead-letter queue, which the schedule replays.
+      SettleQueue: {
+        Type: 'AWS::SQS::Queue',
+        Properties: {
+          QueueName: `lambda-runner-${s.stage}-settle`,
+          // Six times the broker's timeout, as AWS advises for a queue a function consumes.
+          VisibilityTimeout: 720,
+          MessageRetentionPeriod: 345600,
+          SqsManagedSseEnabled: true,
+          RedrivePolicy: {
+            deadLetterTargetArn: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
+            maxReceiveCount: 10,
+          },
         },
       },
       // What every broker instance must agree on: runner starts per job attempt.

@@ -1,8 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
- * The control plane's own MAC. The runner's role may invoke the broker (it must, to deliver its
- * destination records), so a job can invoke the broker too. Every event the broker acts on
+ * The control plane's own MAC. The runner's role may send to the settle queue (it must, to
+ * deliver its destination records), so a job can put any message before the broker. Every event
+ * the broker acts on
  * (dispatch requests from the webhook, the runner payloads it writes itself) is sealed with a
  * key derived from the webhook secret, which only the webhook and the broker hold.
  */

@@ -40,7 +40,7 @@ export interface BrokerConfig {
   readonly deadLetterQueueUrl?: string;
   /**
    * The alias the schedule's rule invokes (`schedule` in a deployed stack): a schedule event that
-   * arrives any other way (any job may invoke the broker itself) is refused.
+   * arrives any other way (a queue message, a direct invoke) is refused.
    */
   readonly scheduleAlias?: string;
   /** The stack's control table (DynamoDB): runner starts per job attempt, the version pool. */

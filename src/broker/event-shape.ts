@@ -1,6 +1,6 @@
 /**
  * What the broker checks before it reads an event at all. Anyone holding the runner role (so any
- * job) can invoke the broker with any JSON; an event too deep or too big is refused here, with a
+ * job) can put any JSON on the settle queue; an event too deep or too big is refused here, with a
  * log line, before a recursive walk (the seal's canonical form, a field check) could throw on it
  * and send it round Lambda's retries and the dead-letter queue. The broker's own events are
  * a few levels deep and a few kilobytes.

@@ -190,9 +190,19 @@ function rows(stack: Stack): [string, Request][] {
         resource: regional('cloudformation', `stack/lambda-runner-${STAGE}/0a1b2c3d`),
       },
     ],
+    ['invoke the broker', { action: 'lambda:InvokeFunction', resource: fn(own('broker')) }],
     [
-      'invoke the broker (destination records)',
-      { action: 'lambda:InvokeFunction', resource: fn(own('broker')) },
+      "invoke another stage's broker",
+      { action: 'lambda:InvokeFunction', resource: fn('lambda-runner-prod-broker') },
+    ],
+    [
+      "read the settle queue (take runners' ends from the broker)",
+      { action: 'sqs:ReceiveMessage', resource: stack.arn('SettleQueue') },
+    ],
+    ['purge the settle queue', { action: 'sqs:PurgeQueue', resource: stack.arn('SettleQueue') }],
+    [
+      'send to the settle queue (destination records)',
+      { action: 'sqs:SendMessage', resource: stack.arn('SettleQueue') },
     ],
     [
       'write its own logs',
@@ -227,7 +237,7 @@ function rows(stack: Stack): [string, Request][] {
   ];
 }
 
-const ALWAYS_ALLOWED = ['invoke the broker (destination records)', 'write its own logs'];
+const ALWAYS_ALLOWED = ['send to the settle queue (destination records)', 'write its own logs'];
 /** What jobPolicies exist for: work on the job's own resources. */
 const JOB_WORK = [
   'deploy a job-* function',
@@ -283,12 +293,12 @@ describe('the runner (job) role, evaluated', () => {
     const mustBeDenied = [...evaluated.keys()].filter(
       (label) => !ALWAYS_ALLOWED.includes(label) && !JOB_WORK.includes(label),
     );
-    expect(mustBeDenied).toHaveLength(31);
+    expect(mustBeDenied).toHaveLength(35);
     for (const label of mustBeDenied)
       expect([label, evaluated.get(label)]).toEqual([label, ['denied', 'denied', 'denied']]);
   });
 
-  it('may always invoke its broker and write its own logs', () => {
+  it('may always send its destination records to the settle queue and write its own logs', () => {
     for (const label of ALWAYS_ALLOWED)
       expect([label, evaluated.get(label)]).toEqual([label, ['allowed', 'allowed', 'allowed']]);
   });
@@ -366,8 +376,8 @@ describe('who reads the secrets', () => {
 describe('a planted fault', () => {
   const GUARD = new Set([
     'NeverTouchThisStack',
-    'NeverChangeLambdaRunnerFunctions',
-    'InvokeOnlyTheBroker',
+    'NeverTouchLambdaRunnerFunctions',
+    'OnlySendToTheSettleQueue',
     'NoEventSourceOntoLambdaRunner',
     'NeverTouchRunnerBuilds',
   ]);
@@ -402,6 +412,8 @@ describe('a planted fault', () => {
       "reset the control table's counts",
       "read a runner build's variables (another job's runner credential)",
       'start a runner build',
+      'invoke the broker',
+      "read the settle queue (take runners' ends from the broker)",
     ])
       expect([label, await decide(stack, label)]).toEqual([label, 'Allowed']);
     // The secrets' own policies still hold: reading the App key is refused by them alone.

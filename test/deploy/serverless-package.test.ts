@@ -121,7 +121,7 @@ describe('serverless package (default profile)', () => {
     ]);
   });
 
-  it('sends every runner end to the broker (success and failure), with no retry and 6 h of event age', () => {
+  it('sends every runner end to the settle queue the broker consumes (success and failure), with no retry and 6 h of event age', () => {
     const configs = Object.fromEntries(
       byType(template, 'AWS::Lambda::EventInvokeConfig').map(([, c]) => [
         c.Properties.FunctionName.Ref,
@@ -132,8 +132,24 @@ describe('serverless package (default profile)', () => {
       MaximumRetryAttempts: 0,
       MaximumEventAgeInSeconds: 21600,
       DestinationConfig: {
-        OnSuccess: { Destination: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] } },
-        OnFailure: { Destination: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] } },
+        OnSuccess: { Destination: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] } },
+        OnFailure: { Destination: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] } },
+      },
+    });
+    // The broker reads it in bounded batches, keeping what failed; a message that keeps
+    // failing goes to the dead-letter queue the schedule replays.
+    const mappings = byType(template, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]![1].Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    expect(template.Resources.SettleQueue!.Properties).toMatchObject({
+      VisibilityTimeout: 720,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
+        maxReceiveCount: 10,
       },
     });
     // The broker's own failures, past Lambda's two retries, wait in its dead-letter queue.
@@ -201,7 +217,7 @@ describe('serverless package (default profile)', () => {
     expect(key).not.toContain('RunnerRole');
     expect(key).not.toContain('"kms:*"');
   });
-  it('lets the webhook invoke only the broker, the broker only the runners, the runner only the broker', () => {
+  it('lets the webhook invoke only the broker, the broker only the runners, the runner no function', () => {
     // What each role is allowed to invoke (the runner role's deny names what it may not).
     const invokes = (role: string) =>
       JSON.stringify(
@@ -212,8 +228,16 @@ describe('serverless package (default profile)', () => {
     expect(invokes('WebhookRole')).toContain(':function:lambda-runner-citest-broker"');
     expect(invokes('WebhookRole')).not.toContain('runner-default');
     expect(invokes('BrokerRole')).toContain(':function:lambda-runner-citest-runner-default"');
-    expect(invokes('RunnerRole')).toContain(':function:lambda-runner-citest-broker"');
-    expect(invokes('RunnerRole')).not.toContain('runner-default');
+    expect(invokes('RunnerRole')).toBe('[]');
+    // It sends its destination records to the settle queue, and may do nothing else with it.
+    const send = statements(template, 'RunnerRole').find(
+      (s) => s.Sid === 'DeliverDestinationRecords',
+    )!;
+    expect(send).toMatchObject({
+      Effect: 'Allow',
+      Action: 'sqs:SendMessage',
+      Resource: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
+    });
   });
   it('gives jobs nothing by default', () => {
     expect(template.Resources.RunnerRole!.Properties.ManagedPolicyArns).toBeUndefined();
@@ -523,18 +547,23 @@ describe('serverless package with CodeBuild profiles', () => {
     expect(JSON.stringify(start.Resource)).toContain('project/lambda-runner-citest-build-docker');
   });
 
-  it("sends each build's end to the broker, and alarms on failed and long-queued builds", () => {
+  it("sends each build's end to the settle queue, and alarms on failed and long-queued builds", () => {
     expect(template.Resources.BuildStateRule!.Properties).toMatchObject({
       EventPattern: {
         source: ['aws.codebuild'],
         'detail-type': ['CodeBuild Build State Change'],
         detail: { 'project-name': ['lambda-runner-citest-build-docker'] },
       },
-      Targets: [{ Arn: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] }, Id: 'broker' }],
+      Targets: [{ Arn: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] }, Id: 'settleQueue' }],
     });
-    expect(template.Resources.BuildStatePermission!.Properties.Principal).toBe(
-      'events.amazonaws.com',
-    );
+    // EventBridge may send that rule's events to the settle queue.
+    const [statement] = template.Resources.BuildStateQueuePolicy!.Properties.PolicyDocument
+      .Statement as Record<string, any>[];
+    expect(statement).toMatchObject({
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: 'sqs:SendMessage',
+      Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['BuildStateRule', 'Arn'] } } },
+    });
     expect(template.Resources.BuildDockerFailedAlarm!.Properties).toMatchObject({
       Namespace: 'AWS/CodeBuild',
       MetricName: 'FailedBuilds',
