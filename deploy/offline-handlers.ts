@@ -50,11 +50,13 @@ type Context = { getRemainingTimeInMillis(): number; functionName?: string };
 export async function broker(event: unknown, context?: Context) {
   try {
     // serverless offline drops an asynchronous event whose function timed out, where Lambda
-    // retries it and then keeps it in the dead-letter queue: time out a second early, here.
+    // retries it and then keeps it in the dead-letter queue, and its timeout is an uncaught
+    // exception that ends the whole local stack: time out well before it here (10 s, so a
+    // worker thread slowed by a loaded machine still answers first).
     return await beforeDeadline(
       brokerHandler(event),
       context?.getRemainingTimeInMillis(),
-      1000,
+      10_000,
       () => new Error('Task timed out (the broker ran out of time)'),
     );
   } catch (error) {

@@ -102,8 +102,12 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}) {
   };
 }
 
-/** How long before the function's timeout the webhook gives up and answers 503. */
-export const DEADLINE_MARGIN_MS = 1000;
+/**
+ * How long before the function's timeout the webhook gives up and answers 503: two seconds, so
+ * the answer is out before the timeout even when the function's thread runs late (a loaded
+ * machine), and still inside GitHub's ten.
+ */
+export const DEADLINE_MARGIN_MS = 2000;
 
 function knownLevel(level: string | undefined): string {
   const wanted = level?.trim() ?? '';
