@@ -218,10 +218,15 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
   });
   const deny = stackGuard(guard);
   return {
-    // The webhook holds the webhook secret and may hand jobs to the broker: nothing else.
+    // The webhook holds the webhook secret and may put jobs on the broker's dispatch queue:
+    // nothing else.
     WebhookRole: role('webhook', [
       logs([webhookName]),
-      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: lambdaArn(brokerName) },
+      {
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['DispatchQueue', 'Arn'] },
+      },
       readSecret(stage, 'webhook-secret'),
     ]),
     // The broker: the only role that reads the App's key. It starts runners and keeps its own
@@ -254,8 +259,8 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
         Action: 'lambda:DeleteFunction',
         Resource: runnerNames.map((name) => lambdaArn(`${name}:*`)),
       },
-      // Runner ends and build ends wait in the settle queue; its event source mapping reads them
-      // with this role.
+      // Queued jobs and runner and build ends wait in its two queues; their event source
+      // mappings read them with this role, and it hides a message for GitHub's wait.
       {
         Effect: 'Allow',
         Action: [
@@ -264,7 +269,10 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
           'sqs:ChangeMessageVisibility',
           'sqs:GetQueueAttributes',
         ],
-        Resource: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
+        Resource: [
+          { 'Fn::GetAtt': ['DispatchQueue', 'Arn'] },
+          { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
+        ],
       },
       // Its own failed events go there; the schedule reads them back to replay them.
       {

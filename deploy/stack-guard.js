@@ -38,6 +38,7 @@ function stackResources({ stage, alarmTopic, httpApiAccessLogGroup }) {
     sub('arn:${AWS::Partition}:s3:::${ServerlessDeploymentBucket}'),
     sub('arn:${AWS::Partition}:s3:::${ServerlessDeploymentBucket}/*'),
     { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
+    { 'Fn::GetAtt': ['DispatchQueue', 'Arn'] },
     { 'Fn::GetAtt': ['ControlTable', 'Arn'] },
     ...(alarmTopic ? [{ Ref: 'AlarmTopic' }] : []),
     ...logGroupArns(`/aws/lambda/lambda-runner-${stage}-webhook`),

@@ -238,8 +238,11 @@ async function functions() {
         ...s.webhook,
         ...(s.offline ? shellEnvironment() : {}),
         ...routingEnvironment({ stage: s.stage, params: s.params, profiles: s.profiles }),
-        RUNNER_DISPATCH: 'lambda',
-        BROKER_FUNCTION_NAME: brokerName,
+        // Deployed, jobs wait in the broker's dispatch queue; serverless offline has no queues,
+        // so the local stack invokes the broker.
+        ...(s.offline
+          ? { RUNNER_DISPATCH: 'lambda', BROKER_FUNCTION_NAME: brokerName }
+          : { RUNNER_DISPATCH: 'queue', DISPATCH_QUEUE_URL: { Ref: 'DispatchQueue' } }),
       },
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
     },
@@ -306,22 +309,13 @@ function brokerFunction(s, name, profiles, runnerVersion, deployment) {
       RUNNER_EVENT_MAX_AGE_SECONDS: String(s.maximumEventAgeSeconds),
     },
     // Deployed, the schedule invokes the broker's alias (scheduleResources), which no job may,
-    // and the broker takes runner ends and build ends from the settle queue, a bounded number
-    // of batches at once.
+    // and the broker takes queued jobs from the dispatch queue and runner ends and build ends
+    // from the settle queue, a bounded number of batches at once.
     events: s.offline
       ? [{ schedule: 'rate(15 minutes)' }]
       : [
-          {
-            sqs: {
-              arn: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
-              batchSize: 10,
-              functionResponseType: 'ReportBatchItemFailures',
-              maximumConcurrency: Math.max(
-                2,
-                Math.ceil(Number(s.params.brokerReservedConcurrency) / 2),
-              ),
-            },
-          },
+          queueEvent('DispatchQueue', Math.floor(Number(s.params.brokerReservedConcurrency) / 2)),
+          queueEvent('SettleQueue', Math.ceil(Number(s.params.brokerReservedConcurrency) / 2)),
         ],
   };
 }
@@ -460,22 +454,10 @@ function resources() {
           SqsManagedSseEnabled: true,
         },
       },
-      // Where runners' destination records and builds' state changes wait for the broker. A
-      // message that keeps failing goes to the dead-letter queue, which the schedule replays.
-      SettleQueue: {
-        Type: 'AWS::SQS::Queue',
-        Properties: {
-          QueueName: `lambda-runner-${s.stage}-settle`,
-          // Six times the broker's timeout, as AWS advises for a queue a function consumes.
-          VisibilityTimeout: 720,
-          MessageRetentionPeriod: 345600,
-          SqsManagedSseEnabled: true,
-          RedrivePolicy: {
-            deadLetterTargetArn: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
-            maxReceiveCount: 10,
-          },
-        },
-      },
+      // Where queued jobs wait for a broker (the webhook's sealed requests), and where runners'
+      // destination records and builds' state changes wait for it to settle them.
+      DispatchQueue: brokerQueue(`lambda-runner-${s.stage}-dispatch`),
+      SettleQueue: brokerQueue(`lambda-runner-${s.stage}-settle`),
       // What every broker instance must agree on: runner starts per job attempt.
       ControlTable: {
         Type: 'AWS::DynamoDB::Table',
@@ -567,6 +549,42 @@ function resources() {
     },
   };
 }
+
+/**
+ * A queue the broker consumes: invisible for six times the broker's timeout while a broker has
+ * a message (AWS's advice for a function's queue); a message that keeps failing goes to the
+ * dead-letter queue, which the schedule replays.
+ * @param {string} name
+ */
+function brokerQueue(name) {
+  return {
+    Type: 'AWS::SQS::Queue',
+    Properties: {
+      QueueName: name,
+      VisibilityTimeout: 720,
+      MessageRetentionPeriod: 345600,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
+        maxReceiveCount: 10,
+      },
+    },
+  };
+}
+
+/**
+ * The broker reads a queue in batches of ten, keeping what failed, at most `concurrency`
+ * batches at once (so a burst waits in the queue, not in running functions).
+ * @param {string} queueId @param {number} concurrency
+ */
+const queueEvent = (queueId, concurrency) => ({
+  sqs: {
+    arn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+    batchSize: 10,
+    functionResponseType: 'ReportBatchItemFailures',
+    maximumConcurrency: Math.max(2, concurrency),
+  },
+});
 
 /**
  * Under the serverless command, a setting that is wrong ends the command with its one message:

@@ -14,9 +14,11 @@ export interface RoutingConfig {
 
 export interface WebhookConfig extends RoutingConfig {
   readonly webhookSecret: SecretSource;
-  readonly dispatch: 'lambda' | 'local';
+  readonly dispatch: 'queue' | 'lambda' | 'local';
   /** The broker the webhook hands each queued job to (dispatch `lambda`). */
   readonly brokerFunctionName?: string;
+  /** The queue the broker takes jobs from (dispatch `queue`, as deployed). */
+  readonly dispatchQueueUrl?: string;
   readonly logLevel: string;
 }
 
@@ -28,16 +30,22 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
   const read = createEnvReader(env);
   const dispatch = read.oneOf(
     'RUNNER_DISPATCH',
-    ['lambda', 'local'],
+    ['queue', 'lambda', 'local'],
     isLambda(env) ? 'lambda' : 'local',
   );
   const brokerFunctionName = read.string('BROKER_FUNCTION_NAME');
-  checkDispatch(dispatch, { inLambda: isLambda(env), brokerFunctionName }, read.problems);
+  const dispatchQueueUrl = read.string('DISPATCH_QUEUE_URL');
+  checkDispatch(
+    dispatch,
+    { inLambda: isLambda(env), brokerFunctionName, dispatchQueueUrl },
+    read.problems,
+  );
   const config: WebhookConfig = {
     webhookSecret: readWebhookSecret(read),
     ...routing(read),
     dispatch,
     brokerFunctionName,
+    dispatchQueueUrl,
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -67,16 +75,19 @@ function routing(read: EnvReader): RoutingConfig {
 
 function checkDispatch(
   dispatch: string,
-  { inLambda, brokerFunctionName }: { inLambda: boolean; brokerFunctionName?: string },
+  target: { inLambda: boolean; brokerFunctionName?: string; dispatchQueueUrl?: string },
   problems: string[],
 ): void {
-  if (dispatch === 'local' && inLambda) {
+  if (dispatch === 'local' && target.inLambda) {
     problems.push(
-      'RUNNER_DISPATCH=local runs runners in-process (npm start); in Lambda use "lambda"',
+      'RUNNER_DISPATCH=local runs runners in-process (npm start); in Lambda use "queue" or "lambda"',
     );
   }
-  if (dispatch === 'lambda' && !brokerFunctionName) {
+  if (dispatch === 'lambda' && !target.brokerFunctionName) {
     problems.push('BROKER_FUNCTION_NAME is required when RUNNER_DISPATCH=lambda');
+  }
+  if (dispatch === 'queue' && !target.dispatchQueueUrl) {
+    problems.push('DISPATCH_QUEUE_URL is required when RUNNER_DISPATCH=queue');
   }
 }
 

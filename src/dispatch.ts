@@ -1,4 +1,5 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import { DispatchError } from './errors';
 import type { RunnerProfile } from './profiles';
@@ -43,6 +44,38 @@ export function createLambdaDispatch({
     if (status !== 202) {
       throw new DispatchError(
         `lambda-runner: invoking the broker ${functionName} answered ${status}`,
+      );
+    }
+  };
+}
+
+/**
+ * Hands the job to the broker through its dispatch queue (as deployed): resolves once SQS has
+ * stored the sealed request, so the webhook answers GitHub 202 only for a job that will reach a
+ * broker; a store that fails is a {@link DispatchError}, answered 503 for GitHub to redeliver.
+ * The job waits in the queue, not in a running function, until a broker takes it.
+ */
+export function createQueueDispatch({
+  sqs,
+  queueUrl,
+  sealKey,
+}: {
+  sqs: Pick<SQSClient, 'send'>;
+  queueUrl: string;
+  sealKey: Buffer;
+}): Dispatch {
+  return async (request) => {
+    try {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify(seal(request, sealKey)),
+        }),
+      );
+    } catch (error) {
+      throw new DispatchError(
+        `lambda-runner: the dispatch queue did not take the job: ${(error as Error).message}`,
+        { cause: error },
       );
     }
   };

@@ -4,7 +4,7 @@ import { Probot } from 'probot';
 import { createApp } from '../app';
 import { createAwsClients, type AwsClients } from './aws-clients';
 import { loadWebhookConfig, type WebhookConfig } from './config';
-import { createLambdaDispatch, type Dispatch } from './dispatch';
+import { createLambdaDispatch, createQueueDispatch, type Dispatch } from './dispatch';
 import { LOG_LEVELS, type Env } from './env';
 import { beforeDeadline } from './deadline';
 import { DispatchError } from './errors';
@@ -21,7 +21,8 @@ import {
 
 export interface WebhookHandlerOptions {
   readonly env?: Env;
-  readonly clients?: Pick<AwsClients, 'lambda' | 'secretsManager'>;
+  readonly clients?: Pick<AwsClients, 'lambda' | 'secretsManager'> &
+    Partial<Pick<AwsClients, 'sqs'>>;
   readonly log?: Logger;
   /** Overrides how runners start; by default an async Lambda invoke (or in-process when local). */
   readonly dispatch?: Dispatch;
@@ -172,6 +173,27 @@ function parseObject(text: string): unknown {
   }
 }
 
+/** How jobs reach the broker: its dispatch queue (deployed), or an invoke (the local stack). */
+function brokerDispatch(
+  config: WebhookConfig,
+  clients: NonNullable<WebhookHandlerOptions['clients']>,
+  sealKey: Buffer,
+): Dispatch | undefined {
+  if (config.dispatch === 'queue')
+    return createQueueDispatch({
+      sqs: clients.sqs ?? createAwsClients().sqs,
+      queueUrl: config.dispatchQueueUrl ?? '',
+      sealKey,
+    });
+  if (config.dispatch === 'lambda')
+    return createLambdaDispatch({
+      lambda: clients.lambda,
+      functionName: config.brokerFunctionName ?? '',
+      sealKey,
+    });
+  return undefined;
+}
+
 async function prepare(
   options: WebhookHandlerOptions,
   onOutcome: (id: string, outcome: DeliveryOutcome) => void,
@@ -184,15 +206,7 @@ async function prepare(
   // GitHub, so it must not hold the App's private key: a placeholder token satisfies Probot,
   // and any accidental GitHub call would fail loudly (401) instead of acting as the App.
   const probot = new Probot({ secret, githubToken: 'webhook-side-makes-no-github-calls', log });
-  const dispatch =
-    options.dispatch ??
-    (config.dispatch === 'lambda'
-      ? createLambdaDispatch({
-          lambda: clients.lambda,
-          functionName: config.brokerFunctionName ?? '',
-          sealKey: deriveSealKey(secret),
-        })
-      : undefined);
+  const dispatch = options.dispatch ?? brokerDispatch(config, clients, deriveSealKey(secret));
   const app = createApp({ config, dispatch, onOutcome, metrics: options.metrics });
   const receiveJson = createLambdaFunction(app, { probot }) as unknown as Ready['receiveJson'];
   return { probot, receiveJson };

@@ -7,7 +7,7 @@ import { toDeadLetter } from '../../src/broker/dead-letters';
 import { queueUrlOf } from '../../src/broker/queue-events';
 import { stateChange } from '../../src/local-builds';
 import { dispatchRequest, sealedRunnerPayload } from '../support/dispatch-request';
-import { appKeys } from '../support/github-app';
+import { appKeys, encodeJitConfig } from '../support/github-app';
 import { mintsToken, settlesThenDispatchesAgain, testBroker } from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
 
@@ -128,6 +128,31 @@ describe('the settle queue: runner destination records and build state changes b
     const visibility = hide!.args[0].input.VisibilityTimeout!;
     expect(visibility).toBeGreaterThanOrEqual(595);
     expect(visibility).toBeLessThanOrEqual(600 + Math.ceil((Date.now() - started) / 1000));
+  });
+});
+
+describe('the dispatch queue: jobs wait in it, not in a running function', () => {
+  it('starts a runner for a sealed request, and hides one GitHub asked to wait for', async () => {
+    const { handler } = broker();
+    mintsToken()
+      .get('/repos/acme/app/actions/jobs/1001')
+      .reply(200, { id: 1001, status: 'queued' })
+      .post('/repos/acme/app/actions/runners/generate-jitconfig')
+      .reply(201, { runner: { id: 555 }, encoded_jit_config: encodeJitConfig(555, 'x') })
+      .get('/repos/acme/app/actions/jobs/1002')
+      .reply(
+        403,
+        { message: 'You have exceeded a secondary rate limit' },
+        { 'retry-after': '300' },
+      );
+    const other = seal({ ...request, jobId: 1002 }, key);
+    await expect(
+      handler(batch(JSON.stringify(seal(request, key)), JSON.stringify(other))),
+    ).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
+    expect(lambdaMock.commandCalls(InvokeCommand)).toHaveLength(1);
+    const [hide] = sqsMock.commandCalls(ChangeMessageVisibilityCommand);
+    expect(hide!.args[0].input).toMatchObject({ ReceiptHandle: 'handle-1' });
+    expect(hide!.args[0].input.VisibilityTimeout).toBeGreaterThanOrEqual(295);
   });
 });
 

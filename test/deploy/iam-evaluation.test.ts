@@ -201,6 +201,14 @@ function rows(stack: Stack): [string, Request][] {
     ],
     ['purge the settle queue', { action: 'sqs:PurgeQueue', resource: stack.arn('SettleQueue') }],
     [
+      'send to the dispatch queue (queue jobs of its own)',
+      { action: 'sqs:SendMessage', resource: stack.arn('DispatchQueue') },
+    ],
+    [
+      'purge the dispatch queue (drop waiting jobs)',
+      { action: 'sqs:PurgeQueue', resource: stack.arn('DispatchQueue') },
+    ],
+    [
       'send to the settle queue (destination records)',
       { action: 'sqs:SendMessage', resource: stack.arn('SettleQueue') },
     ],
@@ -293,7 +301,7 @@ describe('the runner (job) role, evaluated', () => {
     const mustBeDenied = [...evaluated.keys()].filter(
       (label) => !ALWAYS_ALLOWED.includes(label) && !JOB_WORK.includes(label),
     );
-    expect(mustBeDenied).toHaveLength(35);
+    expect(mustBeDenied).toHaveLength(37);
     for (const label of mustBeDenied)
       expect([label, evaluated.get(label)]).toEqual([label, ['denied', 'denied', 'denied']]);
   });
@@ -414,6 +422,7 @@ describe('a planted fault', () => {
       'start a runner build',
       'invoke the broker',
       "read the settle queue (take runners' ends from the broker)",
+      'purge the dispatch queue (drop waiting jobs)',
     ])
       expect([label, await decide(stack, label)]).toEqual([label, 'Allowed']);
     // The secrets' own policies still hold: reading the App key is refused by them alone.

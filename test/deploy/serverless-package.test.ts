@@ -39,7 +39,9 @@ describe('serverless package (default profile)', () => {
     });
     expect(webhook.Environment.Variables).toMatchObject({
       WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
-      RUNNER_DISPATCH: 'lambda',
+      // Jobs wait in the broker's dispatch queue, not in running functions.
+      RUNNER_DISPATCH: 'queue',
+      DISPATCH_QUEUE_URL: { Ref: 'DispatchQueue' },
       REQUIRED_LABEL: 'lambda-runner',
       ALLOW_PUBLIC_REPOSITORIES: 'false',
     });
@@ -138,20 +140,28 @@ describe('serverless package (default profile)', () => {
     });
     // The broker reads it in bounded batches, keeping what failed; a message that keeps
     // failing goes to the dead-letter queue the schedule replays.
-    const mappings = byType(template, 'AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(1);
-    expect(mappings[0]![1].Properties).toMatchObject({
-      EventSourceArn: { 'Fn::GetAtt': ['SettleQueue', 'Arn'] },
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: 5 },
-    });
-    expect(template.Resources.SettleQueue!.Properties).toMatchObject({
-      VisibilityTimeout: 720,
-      RedrivePolicy: {
-        deadLetterTargetArn: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
-        maxReceiveCount: 10,
-      },
-    });
+    const mappings = Object.fromEntries(
+      byType(template, 'AWS::Lambda::EventSourceMapping').map(([, mapping]) => [
+        mapping.Properties.EventSourceArn['Fn::GetAtt'][0],
+        mapping.Properties,
+      ]),
+    );
+    // Jobs and runner ends alike: the broker's reserved concurrency (10) split between them.
+    expect(Object.keys(mappings).sort()).toEqual(['DispatchQueue', 'SettleQueue']);
+    for (const queue of ['DispatchQueue', 'SettleQueue']) {
+      expect(mappings[queue]).toMatchObject({
+        FunctionName: { 'Fn::GetAtt': ['BrokerLambdaFunction', 'Arn'] },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 5 },
+      });
+      expect(template.Resources[queue]!.Properties).toMatchObject({
+        VisibilityTimeout: 720,
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': ['BrokerDeadLetterQueue', 'Arn'] },
+          maxReceiveCount: 10,
+        },
+      });
+    }
     // The broker's own failures, past Lambda's two retries, wait in its dead-letter queue.
     expect(configs.BrokerLambdaFunction).toMatchObject({
       MaximumRetryAttempts: 2,
@@ -217,7 +227,7 @@ describe('serverless package (default profile)', () => {
     expect(key).not.toContain('RunnerRole');
     expect(key).not.toContain('"kms:*"');
   });
-  it('lets the webhook invoke only the broker, the broker only the runners, the runner no function', () => {
+  it('lets the webhook and the runner invoke no function, only send to their queue; the broker invoke only the runners', () => {
     // What each role is allowed to invoke (the runner role's deny names what it may not).
     const invokes = (role: string) =>
       JSON.stringify(
@@ -225,8 +235,16 @@ describe('serverless package (default profile)', () => {
           (s) => s.Action === 'lambda:InvokeFunction' && s.Effect === 'Allow',
         ),
       );
-    expect(invokes('WebhookRole')).toContain(':function:lambda-runner-citest-broker"');
-    expect(invokes('WebhookRole')).not.toContain('runner-default');
+    expect(invokes('WebhookRole')).toBe('[]');
+    expect(
+      statements(template, 'WebhookRole').filter((s) => String(s.Action).startsWith('sqs:')),
+    ).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['DispatchQueue', 'Arn'] },
+      },
+    ]);
     expect(invokes('BrokerRole')).toContain(':function:lambda-runner-citest-runner-default"');
     expect(invokes('RunnerRole')).toBe('[]');
     // It sends its destination records to the settle queue, and may do nothing else with it.
