@@ -97,6 +97,7 @@ function alarms({ stage, functionIds, runnerIds, notify, scheduledIds = [], prof
       `lambda-runner ${stage}: a scheduled clean-up run failed, so orphans may pile up`,
     );
   }
+  Object.assign(result, queueAlarms(stage));
   result.DeadLetterQueueAlarm = alarm({
     namespace: 'AWS/SQS',
     metric: 'ApproximateNumberOfMessagesVisible',
@@ -109,6 +110,32 @@ function alarms({ stage, functionIds, runnerIds, notify, scheduledIds = [], prof
     threshold: 0,
     description: `lambda-runner ${stage}: broker events failed past their retries and wait in the dead-letter queue`,
   });
+  return result;
+}
+
+/**
+ * The broker's queues falling behind: a queued job (dispatch queue) or a runner's end (settle
+ * queue) waiting longer than ten minutes means the brokers cannot keep up, or GitHub keeps them
+ * waiting (its rate limits).
+ * @param {string} stage
+ */
+function queueAlarms(stage) {
+  /** @type {Record<string, unknown>} */
+  const result = {};
+  for (const [queue, what] of [
+    ['DispatchQueue', 'queued jobs'],
+    ['SettleQueue', "runners' ends"],
+  ]) {
+    result[`${queue}AgeAlarm`] = alarm({
+      namespace: 'AWS/SQS',
+      metric: 'ApproximateAgeOfOldestMessage',
+      dimension: { Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } },
+      statistic: 'Maximum',
+      period: 300,
+      threshold: 600,
+      description: `lambda-runner ${stage}: ${what} waited over 10 minutes for a broker (brokers behind, or GitHub's rate limit)`,
+    });
+  }
   return result;
 }
 
@@ -216,6 +243,20 @@ function dashboard({ stage, region, webhookName, brokerName, runnerNames }) {
           { stat: 'Maximum' },
         ]),
         12,
+      ),
+      // Jobs waiting for a broker, and runners' ends waiting to be settled.
+      widget(
+        'Broker queues: messages waiting, and the oldest (s)',
+        ['dispatch', 'settle'].flatMap((queue) =>
+          ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage'].map((metric) => [
+            'AWS/SQS',
+            metric,
+            'QueueName',
+            `lambda-runner-${stage}-${queue}`,
+            { stat: 'Maximum' },
+          ]),
+        ),
+        18,
       ),
     ],
   };

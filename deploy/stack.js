@@ -546,6 +546,8 @@ function resources() {
       WebhookSecretArn: { Value: { Ref: 'WebhookSecret' } },
       AppSecretArn: { Value: { Ref: 'AppSecret' } },
       BrokerDeadLetterQueueUrl: { Value: { Ref: 'BrokerDeadLetterQueue' } },
+      DispatchQueueUrl: { Value: { Ref: 'DispatchQueue' } },
+      SettleQueueUrl: { Value: { Ref: 'SettleQueue' } },
     },
   };
 }

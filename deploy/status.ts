@@ -58,6 +58,9 @@ export async function stackStatus(deps: StatusDeps): Promise<StatusLine[]> {
     ['deliveries', () => deliveriesCheck(deps)],
     ['runners', () => runnersCheck(deps)],
     ['dead letters', () => deadLetterCheck(deps, outputs)],
+    ...(outputs.DispatchQueueUrl
+      ? [['queues', () => queuesCheck(deps, outputs)] as [string, () => Promise<StatusLine>]]
+      : []),
     ['alarms', () => alarmsCheck(deps)],
     ['capacity', () => capacityCheck(deps)],
     ...(deps.buildProjects?.length && deps.codebuild
@@ -189,6 +192,60 @@ function count(
   const at = runner.labels.map((label) => REGISTERED_LABEL.exec(label.name)?.[1]).find(Boolean);
   if (!runner.busy && runner.status !== 'online' && at && now - Number(at) * 1000 > 20 * 60_000)
     counts.stale += 1;
+}
+
+/**
+ * The broker's two queues: jobs waiting for a broker, runners' ends waiting to be settled, and
+ * how long the oldest has waited (the last five minutes' maximum). Over ten minutes, the brokers
+ * are behind or GitHub keeps them waiting.
+ */
+async function queuesCheck(deps: StatusDeps, outputs: Record<string, string>): Promise<StatusLine> {
+  const parts: string[] = [];
+  let oldest = 0;
+  for (const [queue, url] of [
+    ['dispatch', outputs.DispatchQueueUrl],
+    ['settle', outputs.SettleQueueUrl],
+  ] as const) {
+    const { Attributes: attributes = {} } = await deps.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    const age = await oldestMessageAge(deps, `lambda-runner-${deps.stage}-${queue}`);
+    oldest = Math.max(oldest, age);
+    parts.push(
+      `${queue} ${attributes.ApproximateNumberOfMessages ?? '?'} waiting, ${attributes.ApproximateNumberOfMessagesNotVisible ?? '?'} taken or held, oldest ${age} s`,
+    );
+  }
+  const ok = oldest <= 600;
+  return {
+    check: 'queues',
+    ok,
+    detail: parts.join('; '),
+    ...(ok
+      ? {}
+      : {
+          action:
+            "read the broker's log for GitHub rate-limit waits; raise brokerReservedConcurrency if it is only behind",
+        }),
+  };
+}
+
+async function oldestMessageAge(deps: StatusDeps, queueName: string): Promise<number> {
+  const end = new Date((deps.now ?? Date.now)());
+  const { Datapoints: points = [] } = await deps.cloudWatch.send(
+    new GetMetricStatisticsCommand({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: queueName }],
+      StartTime: new Date(end.getTime() - 300_000),
+      EndTime: end,
+      Period: 300,
+      Statistics: ['Maximum'],
+    }),
+  );
+  return Math.max(0, ...points.map((point) => point.Maximum ?? 0));
 }
 
 async function deadLetterCheck(

@@ -288,6 +288,14 @@ describe('serverless package (default profile)', () => {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Threshold: 0,
     });
+    // A queued job, or a runner's end, waiting over 10 minutes for a broker.
+    for (const queue of ['DispatchQueue', 'SettleQueue'])
+      expect(alarms[`${queue}AgeAlarm`]).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }],
+        Threshold: 600,
+      });
     expect(alarms.RunnerAsyncEventAgeAlarm).toMatchObject({ MetricName: 'AsyncEventAge' });
     expect(alarms.RunnerAsyncEventsDroppedAlarm).toMatchObject({
       MetricName: 'AsyncEventsDropped',
@@ -311,8 +319,12 @@ describe('serverless package (default profile)', () => {
       'Concurrent executions',
       'Throttles',
       'Async event age (time jobs waited on capacity)',
+      'Broker queues: messages waiting, and the oldest (s)',
     ]);
     expect(JSON.stringify(body)).toContain('"stat":"p99"');
+    expect(JSON.stringify(body)).toContain(
+      '"AWS/SQS","ApproximateAgeOfOldestMessage","QueueName","lambda-runner-citest-dispatch"',
+    );
   });
 
   it("runs the orphan sweep on the broker's schedule, every 15 minutes", () => {

@@ -228,6 +228,67 @@ describe('lambda-runner status', () => {
   });
 });
 
+describe("lambda-runner status: the broker's queues", () => {
+  const DISPATCH = 'https://sqs.eu-west-1.amazonaws.com/1/lambda-runner-prod-dispatch';
+  const SETTLE = 'https://sqs.eu-west-1.amazonaws.com/1/lambda-runner-prod-settle';
+  function queues(oldestDispatchSeconds: number) {
+    world();
+    cfnMock.on(DescribeStacksCommand, { StackName: 'lambda-runner-prod' }).resolves({
+      Stacks: [
+        {
+          StackName: 'lambda-runner-prod',
+          CreationTime: new Date(),
+          StackStatus: 'UPDATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'WebhookUrl', OutputValue: HOOK },
+            { OutputKey: 'BrokerDeadLetterQueueUrl', OutputValue: DLQ },
+            { OutputKey: 'DispatchQueueUrl', OutputValue: DISPATCH },
+            { OutputKey: 'SettleQueueUrl', OutputValue: SETTLE },
+          ],
+        },
+      ],
+    });
+    sqsMock.on(GetQueueAttributesCommand, { QueueUrl: DISPATCH }).resolves({
+      Attributes: {
+        ApproximateNumberOfMessages: '40',
+        ApproximateNumberOfMessagesNotVisible: '10',
+      },
+    });
+    sqsMock.on(GetQueueAttributesCommand, { QueueUrl: SETTLE }).resolves({
+      Attributes: { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '2' },
+    });
+    cwMock
+      .on(GetMetricStatisticsCommand, {
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: 'lambda-runner-prod-dispatch' }],
+      })
+      .resolves({ Datapoints: [{ Maximum: oldestDispatchSeconds }] })
+      .on(GetMetricStatisticsCommand, {
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: 'lambda-runner-prod-settle' }],
+      })
+      .resolves({ Datapoints: [{ Maximum: 3 }] });
+  }
+
+  it('shows jobs waiting for a broker and runner ends waiting to be settled', async () => {
+    queues(45);
+    const { code, text } = await status();
+    expect(text).toContain(
+      '✔ queues: dispatch 40 waiting, 10 taken or held, oldest 45 s; settle 0 waiting, 2 taken or held, oldest 3 s',
+    );
+    expect(code).toBe(0);
+  });
+
+  it('a job waiting over ten minutes: its line says where to look, exit 1', async () => {
+    queues(1800);
+    const { code, text } = await status();
+    expect(text).toMatch(
+      /✘ queues: dispatch 40 waiting.*oldest 1800 s.*\n {4}what to do: read the broker's log for GitHub rate-limit waits/,
+    );
+    expect(code).toBe(1);
+  });
+});
+
 describe('lambda-runner status with CodeBuild profiles', () => {
   const codebuildMock = mockClient(CodeBuildClient);
   const project = 'lambda-runner-prod-build-docker';
