@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pino from 'pino';
 import { toDeadLetter, type DeadLetters } from '../src/broker/dead-letters';
 import { createBrokerHandler } from '../src/broker/handler';
+import { isQueueEvent } from '../src/broker/queue-events';
 import { beforeDeadline } from '../src/deadline';
 import { createRunnerHandler } from '../runner/handler';
 
@@ -39,6 +41,7 @@ function directoryDeadLetters(dir: string): DeadLetters {
 
 const log = pino({ level: process.env.LOG_LEVEL?.trim() || 'info' });
 const lambda = new LambdaClient({});
+const sqs = new SQSClient({});
 const deadLetterDir = process.env.OFFLINE_DEAD_LETTER_DIR;
 const brokerHandler = createBrokerHandler(
   deadLetterDir ? { deadLetters: directoryDeadLetters(deadLetterDir) } : {},
@@ -60,6 +63,9 @@ export async function broker(event: unknown, context?: Context) {
       () => new Error('Task timed out (the broker ran out of time)'),
     );
   } catch (error) {
+    // A batch from a queue: the function's error leaves every message in the queue, as Lambda's
+    // event source mapping does.
+    if (isQueueEvent(event)) throw error;
     // In Lambda: two retries, then the broker's dead-letter queue, as an on-failure record.
     log.error({ err: error, offline: 'dead-letter' }, 'broker event failed');
     if (deadLetterDir) {
@@ -76,28 +82,37 @@ export async function broker(event: unknown, context?: Context) {
   }
 }
 
+/**
+ * Where Lambda would deliver a runner's destination record: the settle queue, when the local
+ * stack runs an SQS of its own (`OFFLINE_SETTLE_QUEUE_URL`), else the broker, invoked.
+ */
+function deliverRecord(record: unknown) {
+  const body = JSON.stringify(record);
+  const queueUrl = process.env.OFFLINE_SETTLE_QUEUE_URL;
+  if (queueUrl) return sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+  return lambda.send(
+    new InvokeCommand({
+      FunctionName: process.env.OFFLINE_BROKER_FUNCTION_NAME ?? '',
+      InvocationType: 'Event',
+      Payload: Buffer.from(body),
+    }),
+  );
+}
+
 export async function runner(event: unknown, context: Context) {
   const deliver = (condition: string, responsePayload: unknown) =>
-    lambda.send(
-      new InvokeCommand({
-        FunctionName: process.env.OFFLINE_BROKER_FUNCTION_NAME ?? '',
-        InvocationType: 'Event',
-        Payload: Buffer.from(
-          JSON.stringify({
-            version: '1.0',
-            timestamp: new Date().toISOString(),
-            requestContext: {
-              condition,
-              functionArn: context.functionName,
-              approximateInvokeCount: 1,
-            },
-            requestPayload: event,
-            responseContext: { statusCode: 200 },
-            responsePayload,
-          }),
-        ),
-      }),
-    );
+    deliverRecord({
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      requestContext: {
+        condition,
+        functionArn: context.functionName,
+        approximateInvokeCount: 1,
+      },
+      requestPayload: event,
+      responseContext: { statusCode: 200 },
+      responsePayload,
+    });
   try {
     const result = await runnerHandler(event, context);
     await deliver('Success', result);

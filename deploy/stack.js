@@ -238,10 +238,14 @@ async function functions() {
         ...s.webhook,
         ...(s.offline ? shellEnvironment() : {}),
         ...routingEnvironment({ stage: s.stage, params: s.params, profiles: s.profiles }),
-        // Deployed, jobs wait in the broker's dispatch queue; serverless offline has no queues,
-        // so the local stack invokes the broker.
+        // Deployed, jobs wait in the broker's dispatch queue. serverless offline has no queues:
+        // the local stack invokes the broker, unless it runs an SQS of its own
+        // (OFFLINE_DISPATCH=queue, with DISPATCH_QUEUE_URL from the shell).
         ...(s.offline
-          ? { RUNNER_DISPATCH: 'lambda', BROKER_FUNCTION_NAME: brokerName }
+          ? {
+              RUNNER_DISPATCH: process.env.OFFLINE_DISPATCH === 'queue' ? 'queue' : 'lambda',
+              BROKER_FUNCTION_NAME: brokerName,
+            }
           : { RUNNER_DISPATCH: 'queue', DISPATCH_QUEUE_URL: { Ref: 'DispatchQueue' } }),
       },
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
@@ -289,6 +293,10 @@ function brokerFunction(s, name, profiles, runnerVersion, deployment) {
             GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' },
             WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
             BROKER_DLQ_URL: { Ref: 'BrokerDeadLetterQueue' },
+            DISPATCH_QUEUE_URL: { Ref: 'DispatchQueue' },
+            SETTLE_QUEUE_URL: { Ref: 'SettleQueue' },
+            // Jobs wait in the queues: a rate-limit window longer than this is waited out there.
+            RATE_LIMIT_MAX_SLEEP_SECONDS: '5',
             CONTROL_TABLE: { Ref: 'ControlTable' },
             // One job per execution environment: a version of its runner function each.
             SCHEDULE_ALIAS: SCHEDULE_ALIAS,

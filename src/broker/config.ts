@@ -39,6 +39,14 @@ export interface BrokerConfig {
   /** The broker's SQS dead-letter queue, replayed on the schedule. */
   readonly deadLetterQueueUrl?: string;
   /**
+   * The longest GitHub rate-limit wait a broker sleeps through; a longer one sends its event
+   * back (to its queue, hidden until the window ends). 60 s by default; 5 s as deployed, where
+   * jobs wait in the queue rather than in a running function.
+   */
+  readonly rateLimitMaxSleepMs: number;
+  /** The queues it consumes (dispatch, settle), to hide a message for GitHub's wait. */
+  readonly queueUrls: readonly string[];
+  /**
    * The alias the schedule's rule invokes (`schedule` in a deployed stack): a schedule event that
    * arrives any other way (a queue message, a direct invoke) is refused.
    */
@@ -82,6 +90,10 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     redeliveryMaxAttempts: read.int('REDELIVERY_MAX_ATTEMPTS', 3, 1),
     redeliveryMaxCalls: read.int('REDELIVERY_MAX_CALLS', 50, 1),
     deadLetterQueueUrl: read.string('BROKER_DLQ_URL'),
+    rateLimitMaxSleepMs: read.int('RATE_LIMIT_MAX_SLEEP_SECONDS', 60, 0) * 1000,
+    queueUrls: [read.string('DISPATCH_QUEUE_URL'), read.string('SETTLE_QUEUE_URL')].filter(
+      (url): url is string => Boolean(url),
+    ),
     controlTable: read.string('CONTROL_TABLE'),
     scheduleAlias: read.string('SCHEDULE_ALIAS'),
     isolation: read.oneOf('RUNNER_ISOLATION', ['version', 'shared'], 'shared'),

@@ -103,6 +103,7 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
       const sqs = clients.sqs;
       return handleQueueEvent(event, (body) => fromQueue(deps, body), {
         log: deps.log,
+        queueUrls: deps.config.queueUrls,
         ...(sqs ? { sqs } : {}),
       });
     }
@@ -248,6 +249,7 @@ function sharedPace(
       ? { dynamodb: clients.dynamodb, tableName: config.controlTable }
       : {}),
     log,
+    maxWaitMs: config.rateLimitMaxSleepMs,
     ...(clock ? { now: clock.now, sleep: clock.sleep } : {}),
   });
   return { pace, ...(clock ? { now: clock.now } : {}) };

@@ -36,10 +36,23 @@ export function isQueueEvent(event: unknown): event is QueueEvent {
   );
 }
 
-/** `https://sqs.<region>.amazonaws.com/<account>/<name>` for a queue's ARN. */
-export function queueUrlOf(arn: string): string | undefined {
+/**
+ * A queue's URL for its ARN: the one of `known` (the broker's own queues) that ends with its
+ * account and name, else `https://sqs.<region>.amazonaws.com/<account>/<name>`.
+ */
+export function queueUrlOf(arn: string, known: readonly string[] = []): string | undefined {
   const match = /^arn:aws[a-z-]*:sqs:([a-z0-9-]+):(\d{12}):(.+)$/.exec(arn);
-  return match ? `https://sqs.${match[1]}.amazonaws.com/${match[2]}/${match[3]}` : undefined;
+  if (!match) return undefined;
+  const path = `/${match[2]}/${match[3]}`;
+  return known.find((url) => url.endsWith(path)) ?? `https://sqs.${match[1]}.amazonaws.com${path}`;
+}
+
+export interface QueueDeps {
+  readonly log: Logger;
+  readonly sqs?: Pick<SQSClient, 'send'>;
+  /** The broker's queues by URL (its configuration), for the messages it hides. */
+  readonly queueUrls?: readonly string[];
+  readonly now?: () => number;
 }
 
 /** SQS keeps a message invisible at most 12 hours. */
@@ -55,7 +68,7 @@ const MAX_VISIBILITY_SECONDS = 43_200;
 export async function handleQueueEvent(
   event: QueueEvent,
   handle: (body: unknown) => Promise<unknown>,
-  deps: { log: Logger; sqs?: Pick<SQSClient, 'send'>; now?: () => number },
+  deps: QueueDeps,
 ): Promise<BatchAnswer> {
   const outcomes = await Promise.all(
     event.Records.map(async (record) => {
@@ -85,12 +98,8 @@ function parseBody(record: QueueRecord, log: Logger): unknown {
 }
 
 /** A rate-limited event is hidden until GitHub's window ends: no broker sees it before. */
-async function waitOut(
-  record: QueueRecord,
-  error: unknown,
-  deps: { log: Logger; sqs?: Pick<SQSClient, 'send'>; now?: () => number },
-) {
-  const queueUrl = queueUrlOf(record.eventSourceARN);
+async function waitOut(record: QueueRecord, error: unknown, deps: QueueDeps) {
+  const queueUrl = queueUrlOf(record.eventSourceARN, deps.queueUrls);
   if (!(error instanceof RateLimitedError) || !deps.sqs || !queueUrl) return;
   const seconds = Math.ceil((error.until - (deps.now ?? Date.now)()) / 1000);
   const visibility = Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, seconds));

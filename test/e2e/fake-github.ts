@@ -30,6 +30,8 @@ export interface Call {
   readonly path: string;
   readonly auth: 'app' | 'installation' | 'none';
   readonly status: number;
+  /** When it was answered (ms since the epoch). */
+  readonly at: number;
 }
 
 interface Fault {
@@ -128,6 +130,11 @@ export class FakeGitHub {
     this.faults.push({ method, path, status, times, headers });
   }
 
+  /** GitHub answers again: every queued fault is dropped. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
   addRunner(runner: Omit<FakeRunner, 'id'> & { id?: number }): FakeRunner {
     const created = { ...runner, id: runner.id ?? this.nextRunnerId++ };
     this.runners.set(created.id, created);
@@ -149,7 +156,13 @@ export class FakeGitHub {
       ? (fault.times--,
         { status: fault.status, body: { message: 'injected fault' }, headers: fault.headers })
       : this.route(req.method ?? 'GET', path, url, body, auth);
-    this.calls.push({ method: req.method ?? 'GET', path, auth: auth.kind, status: answer.status });
+    this.calls.push({
+      method: req.method ?? 'GET',
+      path,
+      auth: auth.kind,
+      status: answer.status,
+      at: Date.now(),
+    });
     if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
     res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
     res.end(answer.status === 204 ? undefined : JSON.stringify(answer.body));
