@@ -13,6 +13,8 @@ const BROKER_STEPS: Record<string, (record: LogRecord) => string> = {
     `broker: replay ${Number(r.replays) + 1} failed; kept for the next run`,
   'job still queued: dispatched again': (r) =>
     `broker: the job still waits: dispatched again (${String(r.outcome)})`,
+  'waits in its queue for GitHub rate limit window': (r) =>
+    `broker: GitHub asked to wait; the job waits in its queue ${String(r.waitSeconds)} s, hidden from every broker`,
 };
 
 /** Which function's log group a file was exported from; `unknown` for a file given untagged. */

@@ -85,6 +85,20 @@ export async function handleQueueEvent(
   return { batchItemFailures: outcomes.filter((failure) => failure !== undefined) };
 }
 
+/** The job an event is about: a dispatch request's, or the runner payload's of a record. */
+export function jobIdOf(event: unknown): unknown {
+  const fields = event as Record<string, unknown> | undefined;
+  return fields?.jobId ?? (fields?.requestPayload as { jobId?: unknown } | undefined)?.jobId;
+}
+
+function parseQuietly(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 function parseBody(record: QueueRecord, log: Logger): unknown {
   try {
     return JSON.parse(record.body) as unknown;
@@ -103,6 +117,7 @@ async function waitOut(record: QueueRecord, error: unknown, deps: QueueDeps) {
   if (!(error instanceof RateLimitedError) || !deps.sqs || !queueUrl) return;
   const seconds = Math.ceil((error.until - (deps.now ?? Date.now)()) / 1000);
   const visibility = Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, seconds));
+  const jobId = jobIdOf(parseQuietly(record.body));
   await deps.sqs
     .send(
       new ChangeMessageVisibilityCommand({
@@ -111,7 +126,12 @@ async function waitOut(record: QueueRecord, error: unknown, deps: QueueDeps) {
         VisibilityTimeout: visibility,
       }),
     )
-    .then(() => deps.log.info({ messageId: record.messageId, visibility }, 'waits out GitHub'))
+    .then(() =>
+      deps.log.info(
+        { messageId: record.messageId, jobId, waitSeconds: visibility },
+        'waits in its queue for GitHub rate limit window',
+      ),
+    )
     .catch((cause: unknown) =>
       deps.log.warn({ err: cause, messageId: record.messageId }, 'could not hide it for the wait'),
     );

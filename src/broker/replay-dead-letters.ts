@@ -2,6 +2,7 @@ import { recordBroker } from '../metrics';
 import { parseRunnerRequest } from '../runner-request';
 import { isSealed, withoutMac } from '../seal';
 import type { DeadLetter, DeadLetters } from './dead-letters';
+import { jobIdOf } from './queue-events';
 import { dispatchJob, type BrokerDeps } from './dispatch-job';
 import {
   BUILD_STATE_CHANGE,
@@ -69,10 +70,6 @@ function replayEvent(event: Record<string, unknown>, deps: BrokerDeps) {
   if (event.source === 'aws.codebuild')
     return settleBuild(event as unknown as BuildStateChange, deps);
   return settleRunner(event as unknown as DestinationRecord, deps);
-}
-
-function jobIdOf(event: Record<string, unknown> | undefined): unknown {
-  return event?.jobId ?? (event?.requestPayload as { jobId?: unknown } | undefined)?.jobId;
 }
 
 function replayable(event: Record<string, unknown> | undefined, key: Buffer): boolean {

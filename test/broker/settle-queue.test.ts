@@ -5,6 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { deriveSealKey, seal } from '../../src/seal';
 import { toDeadLetter } from '../../src/broker/dead-letters';
 import { queueUrlOf } from '../../src/broker/queue-events';
+import { jobStory } from '../../src/job-story';
 import { stateChange } from '../../src/local-builds';
 import { dispatchRequest, sealedRunnerPayload } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
@@ -111,7 +112,7 @@ describe('the settle queue: runner destination records and build state changes b
   });
 
   it('hides a message GitHub asked to wait for until the wait ends: no broker sees it before', async () => {
-    const { handler } = broker();
+    const { handler, lines } = broker();
     mintsToken()
       .get('/repos/acme/app/actions/runners/555')
       .reply(429, { message: 'slow down' }, { 'retry-after': '600' });
@@ -128,6 +129,13 @@ describe('the settle queue: runner destination records and build state changes b
     const visibility = hide!.args[0].input.VisibilityTimeout!;
     expect(visibility).toBeGreaterThanOrEqual(595);
     expect(visibility).toBeLessThanOrEqual(600 + Math.ceil((Date.now() - started) / 1000));
+    // explain tells the job's story with the wait in it.
+    const story = jobStory([{ source: 'broker', text: lines.join('\n') }], 1001);
+    expect(story).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`broker: GitHub asked to wait; the job waits in its queue ${visibility} s`),
+      ),
+    );
   });
 });
 
