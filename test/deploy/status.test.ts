@@ -42,24 +42,30 @@ interface World {
   eventAgeMs?: number;
 }
 
-/** AWS as the scenario has it: the stack's outputs, the queue, alarms, event age. */
-function aws(w: World) {
-  cfnMock.reset();
-  sqsMock.reset();
-  cwMock.reset();
+/** The stack's outputs: the webhook URL and the dead-letter queue, and `more`. */
+function stackOutputs(more: Record<string, string>) {
   cfnMock.on(DescribeStacksCommand, { StackName: 'lambda-runner-prod' }).resolves({
     Stacks: [
       {
         StackName: 'lambda-runner-prod',
         CreationTime: new Date(),
         StackStatus: 'UPDATE_COMPLETE',
-        Outputs: [
-          { OutputKey: 'WebhookUrl', OutputValue: HOOK },
-          { OutputKey: 'BrokerDeadLetterQueueUrl', OutputValue: DLQ },
-        ],
+        Outputs: Object.entries({
+          WebhookUrl: HOOK,
+          BrokerDeadLetterQueueUrl: DLQ,
+          ...more,
+        }).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
       },
     ],
   });
+}
+
+/** AWS as the scenario has it: the stack's outputs, the queue, alarms, event age. */
+function aws(w: World) {
+  cfnMock.reset();
+  sqsMock.reset();
+  cwMock.reset();
+  stackOutputs({});
   sqsMock
     .on(GetQueueAttributesCommand, { QueueUrl: DLQ })
     .resolves({ Attributes: { ApproximateNumberOfMessages: String(w.deadLetters ?? 0) } });
@@ -233,21 +239,7 @@ describe("lambda-runner status: the broker's queues", () => {
   const SETTLE = 'https://sqs.eu-west-1.amazonaws.com/1/lambda-runner-prod-settle';
   function queues(oldestDispatchSeconds: number) {
     world();
-    cfnMock.on(DescribeStacksCommand, { StackName: 'lambda-runner-prod' }).resolves({
-      Stacks: [
-        {
-          StackName: 'lambda-runner-prod',
-          CreationTime: new Date(),
-          StackStatus: 'UPDATE_COMPLETE',
-          Outputs: [
-            { OutputKey: 'WebhookUrl', OutputValue: HOOK },
-            { OutputKey: 'BrokerDeadLetterQueueUrl', OutputValue: DLQ },
-            { OutputKey: 'DispatchQueueUrl', OutputValue: DISPATCH },
-            { OutputKey: 'SettleQueueUrl', OutputValue: SETTLE },
-          ],
-        },
-      ],
-    });
+    stackOutputs({ DispatchQueueUrl: DISPATCH, SettleQueueUrl: SETTLE });
     sqsMock.on(GetQueueAttributesCommand, { QueueUrl: DISPATCH }).resolves({
       Attributes: {
         ApproximateNumberOfMessages: '40',
