@@ -131,6 +131,13 @@ describe('the broker queues, through the local stack', () => {
       'both queues empty',
       () => sqs.depth('lambda-runner-e2e-dispatch') + sqs.depth('lambda-runner-e2e-settle') === 0,
     );
+    // What one job costs in GitHub calls (the broker's, not the runner's own).
+    const broker = fake.calls.filter(
+      (call) => call.auth !== 'none' && /jobs\/6001$|runners|access_tokens/.test(call.path),
+    );
+    console.log(
+      `queues: one job, ${broker.length} broker calls to GitHub: ${broker.map((c) => `${c.method} ${c.path.replace(/^\/repos\/acme\/app/, '')} ${c.status}`).join(', ')}`,
+    );
   });
 
   it('GitHub asks to wait: the job waits in the queue, hidden, and no call is made inside the window', async () => {
