@@ -297,6 +297,8 @@ function brokerFunction(s, name, profiles, runnerVersion, deployment) {
             SETTLE_QUEUE_URL: { Ref: 'SettleQueue' },
             // Jobs wait in the queues: a rate-limit window longer than this is waited out there.
             RATE_LIMIT_MAX_SLEEP_SECONDS: '5',
+            // GitHub's secondary limit, taken before each call by every broker together.
+            GITHUB_POINTS_PER_MINUTE: '900',
             CONTROL_TABLE: { Ref: 'ControlTable' },
             // One job per execution environment: a version of its runner function each.
             SCHEDULE_ALIAS: SCHEDULE_ALIAS,

@@ -44,6 +44,11 @@ export interface BrokerConfig {
    * jobs wait in the queue rather than in a running function.
    */
   readonly rateLimitMaxSleepMs: number;
+  /**
+   * GitHub points each caller may spend a minute, every container together (GitHub's secondary
+   * limit is 900); 0: no budget, only GitHub's own answers pace the brokers. 900 as deployed.
+   */
+  readonly pointsPerMinute: number;
   /** The queues it consumes (dispatch, settle), to hide a message for GitHub's wait. */
   readonly queueUrls: readonly string[];
   /**
@@ -91,6 +96,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     redeliveryMaxCalls: read.int('REDELIVERY_MAX_CALLS', 50, 1),
     deadLetterQueueUrl: read.string('BROKER_DLQ_URL'),
     rateLimitMaxSleepMs: read.int('RATE_LIMIT_MAX_SLEEP_SECONDS', 60, 0) * 1000,
+    pointsPerMinute: read.int('GITHUB_POINTS_PER_MINUTE', 0, 0),
     queueUrls: [read.string('DISPATCH_QUEUE_URL'), read.string('SETTLE_QUEUE_URL')].filter(
       (url): url is string => Boolean(url),
     ),

@@ -5,7 +5,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import Bottleneck from 'bottleneck';
 import type { Logger } from 'pino';
 import type { AppCredentials } from './app-credentials';
-import { limitedUntil, type Pace } from './pace';
+import { limitedUntil, pointsOf, type Pace } from './pace';
 
 const RunnerOctokit = Octokit.plugin(retry, throttling);
 export type GitHubClient = InstanceType<typeof RunnerOctokit>;
@@ -80,6 +80,7 @@ function paced(client: GitHubClient, pace: Pace, caller: string, now: () => numb
   client.hook.wrap('request', async (request, options) => {
     for (let attempt = 1; ; attempt += 1) {
       await pace.gate(caller);
+      await pace.spend(caller, pointsOf(options.method));
       try {
         const response = await request(options);
         const spent = limitedUntil({ status: 403, headers: primaryOnly(response.headers) }, now());

@@ -250,6 +250,7 @@ function sharedPace(
       : {}),
     log,
     maxWaitMs: config.rateLimitMaxSleepMs,
+    pointsPerMinute: config.pointsPerMinute,
     ...(clock ? { now: clock.now, sleep: clock.sleep } : {}),
   });
   return { pace, ...(clock ? { now: clock.now } : {}) };

@@ -19,6 +19,12 @@ export interface Pace {
   gate(caller: string): Promise<void>;
   /** GitHub told `caller` to wait until `untilMs`: every container waits as long. */
   hold(caller: string, untilMs: number): Promise<void>;
+  /**
+   * Takes `points` of the caller's budget for this minute (GitHub's secondary limit: 900 points
+   * a minute, a GET 1, a write 5), shared by every container; when the minute's budget is spent,
+   * waits for the next minute as for a window GitHub opened.
+   */
+  spend(caller: string, points: number): Promise<void>;
 }
 
 export interface PaceOptions {
@@ -27,6 +33,8 @@ export interface PaceOptions {
   readonly tableName?: string;
   /** The longest wait slept through in a function (default 60 s). */
   readonly maxWaitMs?: number;
+  /** Points each caller may spend a minute, all containers together; 0: no budget. */
+  readonly pointsPerMinute?: number;
   readonly log: Logger;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -60,19 +68,34 @@ export function createPace(options: PaceOptions): Pace {
     }
   }
 
+  /** Sleeps until `until`, or throws when that is longer than a function should sleep. */
+  async function waitOut(caller: string, until: number, why: string) {
+    const wait = until - now();
+    if (wait > maxWaitMs)
+      throw new RateLimitedError(
+        `lambda-runner: ${why}: ${caller} waits ${Math.ceil(wait / 1000)} s: the event is retried later`,
+        until,
+      );
+    log.info({ caller, waitMs: wait }, 'waiting for GitHub rate limit window');
+    await sleep(wait);
+  }
+
+  const budget = pointsBudget({ ...options, now });
+
   return {
     async gate(caller) {
       for (;;) {
         const until = await waitUntil(caller);
-        const wait = until - now();
-        if (wait <= 0) return;
-        if (wait > maxWaitMs)
-          throw new RateLimitedError(
-            `lambda-runner: GitHub asked ${caller} to wait ${Math.ceil(wait / 1000)} s: the event is retried later`,
-            until,
-          );
-        log.info({ caller, waitMs: wait }, 'waiting for GitHub rate limit window');
-        await sleep(wait);
+        if (until - now() <= 0) return;
+        await waitOut(caller, until, 'GitHub asked to wait');
+      }
+    },
+
+    async spend(caller, points) {
+      for (;;) {
+        const minute = Math.floor(now() / 60_000);
+        if (await budget.take(caller, minute, points)) return;
+        await waitOut(caller, (minute + 1) * 60_000, "this minute's points are spent");
       }
     },
 
@@ -104,6 +127,56 @@ export function createPace(options: PaceOptions): Pace {
       }
     },
   };
+}
+
+/**
+ * The points every container spends per caller and minute: a counter item per minute in the
+ * control table (`points#<caller>`, sort key the minute), raised with a conditional write so no
+ * two containers together pass the budget; without the table (or when it fails), this
+ * container's own count.
+ */
+function pointsBudget(options: PaceOptions & { now: () => number }) {
+  const limit = options.pointsPerMinute ?? 0;
+  const local = new Map<string, number>();
+  const { dynamodb, tableName, log } = options;
+  const takeLocally = (caller: string, minute: number, points: number) => {
+    const slot = `${caller}#${minute}`;
+    const used = local.get(slot) ?? 0;
+    if (used + points > limit && used > 0) return false;
+    local.set(slot, used + points);
+    return true;
+  };
+  return {
+    async take(caller: string, minute: number, points: number): Promise<boolean> {
+      if (limit <= 0) return true;
+      if (!dynamodb || !tableName) return takeLocally(caller, minute, points);
+      try {
+        await dynamodb.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: { pk: { S: `points#${caller}` }, sk: { S: String(minute) } },
+            UpdateExpression: 'ADD used :points SET expiresAt = :expires',
+            ConditionExpression: 'attribute_not_exists(used) OR used <= :room',
+            ExpressionAttributeValues: {
+              ':points': { N: String(points) },
+              ':room': { N: String(limit - points) },
+              ':expires': { N: String(minute * 60 + LIFETIME_S) },
+            },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (conditionFailed(error)) return false;
+        log.warn({ err: error, caller }, 'could not take GitHub points from the shared budget');
+        return takeLocally(caller, minute, points);
+      }
+    },
+  };
+}
+
+/** What GitHub counts a request as: 1 point for a read, 5 for a write. */
+export function pointsOf(method: string | undefined): number {
+  return ['GET', 'HEAD', 'OPTIONS'].includes((method ?? 'GET').toUpperCase()) ? 1 : 5;
 }
 
 /** GitHub's answer, as much of it as says whether and how long to wait. */

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { createBrokerHandler } from '../../src/broker/handler';
-import { limitedUntil } from '../../src/broker/pace';
+import { createPace, limitedUntil, pointsOf } from '../../src/broker/pace';
 import { deriveSealKey, seal } from '../../src/seal';
 import { captureLog } from '../support/capture-log';
 import { dispatchRequest } from '../support/dispatch-request';
@@ -201,5 +201,65 @@ describe('what counts as being told to wait', () => {
     ['a 500', { status: 500, headers: { 'retry-after': '5' } }, undefined],
   ])('%s', (_name, answer, expected) => {
     expect(limitedUntil(answer, now)).toBe(expected);
+  });
+});
+
+describe("the points budget: GitHub's 900 a minute, spent by every container together", () => {
+  const log = captureLog().log;
+  /** Two containers on one clock, sharing the table (or not), with a budget of 20 points. */
+  function containers(shared: boolean) {
+    const clock = testClock();
+    const store = shared ? { dynamodb: dynamo.current.client, tableName: table } : {};
+    const pace = () =>
+      createPace({ ...store, log, pointsPerMinute: 20, now: clock.now, sleep: clock.sleep });
+    return { clock, first: pace(), second: pace() };
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  it('a container waits for the next minute once the others spent it, and no sooner', async () => {
+    const { clock, first, second } = containers(true);
+    // 10 reads and 2 writes: the minute's 20 points.
+    for (let i = 0; i < 10; i += 1) await first.spend('installation-77', pointsOf('GET'));
+    await first.spend('installation-77', pointsOf('POST'));
+    await second.spend('installation-77', pointsOf('DELETE'));
+    let called = false;
+    const next = second.spend('installation-77', pointsOf('GET')).then(() => (called = true));
+    await settle();
+    expect(called).toBe(false);
+    clock.advance(30_000);
+    await settle();
+    expect(called).toBe(false);
+    clock.advance(30_000);
+    await next;
+    expect(called).toBe(true);
+    // Another caller has a budget of its own.
+    await first.spend('app', pointsOf('POST'));
+  });
+
+  it('without the shared table each container spends a budget of its own (what the table prevents)', async () => {
+    const { first, second } = containers(false);
+    for (let i = 0; i < 4; i += 1) await first.spend('installation-77', pointsOf('POST'));
+    let called = false;
+    void second.spend('installation-77', pointsOf('POST')).then(() => (called = true));
+    await settle();
+    expect(called).toBe(true);
+  });
+
+  it('a wait longer than a function should sleep fails the event as retryable, until the next minute', async () => {
+    const clock = testClock();
+    const pace = createPace({
+      dynamodb: dynamo.current.client,
+      tableName: table,
+      log,
+      pointsPerMinute: 5,
+      maxWaitMs: 1000,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
+    await pace.spend('installation-78', pointsOf('POST'));
+    await expect(pace.spend('installation-78', pointsOf('GET'))).rejects.toMatchObject({
+      name: 'RateLimitedError',
+      until: START + 60_000,
+    });
   });
 });

@@ -334,6 +334,9 @@ describe('serverless package (default profile)', () => {
       Environment: {
         Variables: {
           JANITOR_GRACE_MINUTES: '20',
+          // Jobs wait in the queues; every broker spends from one points budget.
+          RATE_LIMIT_MAX_SLEEP_SECONDS: '5',
+          GITHUB_POINTS_PER_MINUTE: '900',
           GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' },
           WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
         },
