@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { Env } from '../src/env';
+import { parseJson } from '../src/json';
 import { createRunnerHandler, type RunnerHandlerOptions } from './handler';
 
 /** The build variables the broker sets (src/broker/executors.ts names them the same). */
@@ -19,7 +20,7 @@ export async function runBuild(
 ): Promise<number> {
   const log = options.log ?? pino({ level: env.LOG_LEVEL ?? 'info' });
   const now = options.now ?? Date.now;
-  const event = readPayload(env[PAYLOAD]);
+  const event = parseJson(env[PAYLOAD]);
   if (event === undefined) {
     log.error(`lambda-runner: the build has no runner payload in ${PAYLOAD}`);
     return 2;
@@ -37,14 +38,6 @@ export async function runBuild(
   } catch (error) {
     log.error({ err: error }, 'build runner failed');
     return 1;
-  }
-}
-
-function readPayload(raw: string | undefined): unknown {
-  try {
-    return JSON.parse(raw ?? '') as unknown;
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
+import { parseJson } from '../json';
 import { RateLimitedError } from './errors';
 
 /** One message of an SQS event source mapping's batch, as Lambda hands it over. */
@@ -72,12 +73,18 @@ export async function handleQueueEvent(
 ): Promise<BatchAnswer> {
   const outcomes = await Promise.all(
     event.Records.map(async (record) => {
+      const body = parseJson(record.body);
       try {
-        await handle(parseBody(record, deps.log));
+        if (body === undefined)
+          deps.log.warn(
+            { decision: 'refused', messageId: record.messageId },
+            'queued event refused: not JSON',
+          );
+        await handle(body);
         return undefined;
       } catch (error) {
         deps.log.error({ err: error, messageId: record.messageId }, 'queued event failed: kept');
-        await waitOut(record, error, deps);
+        await waitOut(record, jobIdOf(body), error, deps);
         return { itemIdentifier: record.messageId };
       }
     }),
@@ -91,33 +98,12 @@ export function jobIdOf(event: unknown): unknown {
   return fields?.jobId ?? (fields?.requestPayload as { jobId?: unknown } | undefined)?.jobId;
 }
 
-function parseQuietly(body: string): unknown {
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function parseBody(record: QueueRecord, log: Logger): unknown {
-  try {
-    return JSON.parse(record.body) as unknown;
-  } catch {
-    log.warn(
-      { decision: 'refused', messageId: record.messageId },
-      'queued event refused: not JSON',
-    );
-    return undefined;
-  }
-}
-
 /** A rate-limited event is hidden until GitHub's window ends: no broker sees it before. */
-async function waitOut(record: QueueRecord, error: unknown, deps: QueueDeps) {
+async function waitOut(record: QueueRecord, jobId: unknown, error: unknown, deps: QueueDeps) {
   const queueUrl = queueUrlOf(record.eventSourceARN, deps.queueUrls);
   if (!(error instanceof RateLimitedError) || !deps.sqs || !queueUrl) return;
   const seconds = Math.ceil((error.until - (deps.now ?? Date.now)()) / 1000);
   const visibility = Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, seconds));
-  const jobId = jobIdOf(parseQuietly(record.body));
   await deps.sqs
     .send(
       new ChangeMessageVisibilityCommand({

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { recordBroker } from '../metrics';
 import type { RunnerRequest } from '../runner-request';
+import { parseJson } from '../json';
 import { isSealed, sealExpiry } from '../seal';
 import { parseRunnerPayload, type RunnerPayload } from '../../runner/runner-payload';
 import { BUILD_PAYLOAD_VARIABLE } from './executors';
@@ -93,11 +94,7 @@ function buildPayload(event: BuildStateChange): unknown {
   const carried = environment?.['environment-variables']?.find(
     (variable) => variable.name === BUILD_PAYLOAD_VARIABLE,
   );
-  try {
-    return JSON.parse(carried?.value ?? '') as unknown;
-  } catch {
-    return undefined;
-  }
+  return parseJson(carried?.value);
 }
 
 async function settlePayload(
