@@ -12,6 +12,8 @@ export interface SweepOptions {
   readonly keep?: ReadonlySet<ProcessMark>;
   /** Without `keep` (local mode, a shared host): only processes carrying `LAMBDA_RUNNER_JOB=<tag>`. */
   readonly tag?: string;
+  /** Without `keep` or `tag`: only processes whose environment holds this `NAME=value`. */
+  readonly marker?: string;
   readonly procDir?: string;
   /** Sweeps before giving up on processes that keep coming back. */
   readonly maxPasses?: number;
@@ -88,7 +90,7 @@ async function findVictims(
   spared: Set<number>,
   options: SweepOptions,
 ): Promise<number[]> {
-  const marker = options.tag ? `LAMBDA_RUNNER_JOB=${options.tag}` : undefined;
+  const marker = options.tag ? `LAMBDA_RUNNER_JOB=${options.tag}` : options.marker;
   const found = await Promise.all(
     (await listPids(procDir))
       .filter((pid) => !spared.has(pid))

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import type { StartBuildCommandInput } from '@aws-sdk/client-codebuild';
 import type { Logger } from 'pino';
+import { sweepProcesses } from '../runner/sweep-processes';
 import type { BuildStateChange } from './broker/settle-runner';
 
 /** How a local build ended, in CodeBuild's words. */
@@ -88,13 +88,20 @@ function runBuild(input: StartBuildCommandInput, options: LocalBuildsOptions): L
   child.stdout?.on('data', (chunk: Buffer) => (options.output ?? process.stdout).write(chunk));
   child.stderr?.on('data', (chunk: Buffer) => (options.output ?? process.stderr).write(chunk));
   let ending: BuildStatus | undefined;
-  // CodeBuild discards the build's container: every process of the build goes, the runner's
-  // listener (a process group of its own) and the job's included.
+  // CodeBuild discards the build's container: every process of the build goes (the runner's
+  // sweep, by the build's id in their environment), its end told once they are gone.
+  let swept: Promise<unknown> = Promise.resolve();
   const kill = (status: BuildStatus) => {
     ending ??= status;
-    signal(-child.pid!);
-    // Twice: a process forked while the first pass ran is found by the second.
-    for (let pass = 0; pass < 2; pass += 1) processesOfBuild(id).forEach(signal);
+    swept = sweepProcesses({ marker: `CODEBUILD_BUILD_ID=${id}` }).catch((error: unknown) => {
+      // No /proc to sweep (not Linux): the build's own process group, at least.
+      log.warn({ err: error }, 'could not sweep the processes of a stopped build');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    });
   };
   const timeoutMs = (Number(own.LAMBDA_RUNNER_TIMEOUT_SECONDS) || 3600) * 1000;
   const timer = setTimeout(() => kill('TIMED_OUT'), timeoutMs);
@@ -103,7 +110,7 @@ function runBuild(input: StartBuildCommandInput, options: LocalBuildsOptions): L
       clearTimeout(timer);
       const status = ending ?? (code === 0 ? 'SUCCEEDED' : 'FAILED');
       log.info({ status, exitCode: code }, 'local build ended');
-      Promise.resolve()
+      swept
         .then(() => options.onEnd(stateChange(id, projectName, status, variables, options)))
         .catch((error: unknown) => log.error({ err: error }, 'a build end was not delivered'))
         .finally(() => resolve(status));
@@ -156,30 +163,4 @@ export function stateChange(
       },
     },
   } as BuildStateChange;
-}
-
-/** This host's processes whose environment carries the build's id (Linux /proc; none elsewhere). */
-function processesOfBuild(id: string): number[] {
-  const marker = `CODEBUILD_BUILD_ID=${id}`;
-  let pids: string[] = [];
-  try {
-    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return [];
-  }
-  return pids.map(Number).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(marker);
-    } catch {
-      return false;
-    }
-  });
-}
-
-function signal(pid: number) {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
 }
