@@ -110,11 +110,21 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
     const kind = screen(event, log);
     if (!kind) return { result: 'refused' };
     const deps = await getReady();
-    if (kind === 'destination') return settleRunner(event as DestinationRecord, deps);
-    if (kind === 'build') return settleBuild(event as BuildStateChange, deps);
-    if (kind === 'schedule') return scheduleFromAlias(deps, event, context);
-    return dispatchSealed(deps, event);
+    return act(deps, kind, event, () => scheduleFromAlias(deps, event, context));
   };
+}
+
+/** What the broker does with an event of each kind; the schedule as its path allows. */
+function act(
+  deps: Ready,
+  kind: Exclude<BrokerEvent, 'unknown'>,
+  event: unknown,
+  schedule: () => Promise<unknown>,
+): Promise<unknown> {
+  if (kind === 'destination') return settleRunner(event as DestinationRecord, deps);
+  if (kind === 'build') return settleBuild(event as BuildStateChange, deps);
+  if (kind === 'schedule') return schedule();
+  return dispatchSealed(deps, event);
 }
 
 /**
@@ -126,11 +136,10 @@ export function createBrokerHandler(options: BrokerOptions = {}) {
 async function fromQueue(deps: Ready, body: unknown): Promise<unknown> {
   const kind = screen(body, deps.log);
   if (!kind) return { result: 'refused' };
-  if (kind === 'destination') return settleRunner(body as DestinationRecord, deps);
-  if (kind === 'build') return settleBuild(body as BuildStateChange, deps);
-  if (kind === 'dispatch') return dispatchSealed(deps, body);
-  deps.log.warn({ decision: 'refused' }, 'schedule event refused: it came through a queue');
-  return { result: 'refused' };
+  return act(deps, kind, body, async () => {
+    deps.log.warn({ decision: 'refused' }, 'schedule event refused: it came through a queue');
+    return { result: 'refused' };
+  });
 }
 
 /** The event's kind, once its shape passed; undefined (and a log line) when refused. */
