@@ -379,9 +379,18 @@ function runnerImage(s, profile) {
   const advice =
     `lambda-runner: ${missing}, so there is no real runner image for profile "${profile.name}". ` +
     `Build where Docker runs, or push an image (npm run docker:build, then docker:push) and pass --param="${arm ? 'runnerImageUriArm64' : 'runnerImageUri'}=<ecr uri>@sha256:<digest>".`;
+  return { uri: noImage(s, advice) };
+}
+
+/**
+ * No real image for what the stack runs: `deploy` stops with `advice`; `package` warns and
+ * writes a placeholder, for a template to inspect.
+ * @param {Settings} s @param {string} advice
+ */
+function noImage(s, advice) {
   if (s.command === 'deploy') throw new Error(advice);
   process.emitWarning(`${advice} This package holds a placeholder image and cannot be deployed.`);
-  return { uri: placeholderImage(s.region) };
+  return placeholderImage(s.region);
 }
 
 /** An image reference of the right shape for commands that build nothing. @param {string} region */
@@ -428,9 +437,7 @@ function buildImages(s) {
     const advice =
       `lambda-runner: a codebuild profile runs on ${arch}, and there is no CodeBuild runner image for it. ` +
       `Build and push it (npm run docker:build -- --stage ${s.stage} --target codebuild${arch === 'arm64' ? ' --platform linux/arm64' : ''}, then docker:push) and pass --param="${param}=<ecr uri>@sha256:<digest>".`;
-    if (s.command === 'deploy') throw new Error(advice);
-    process.emitWarning(`${advice} This package holds a placeholder image and cannot be deployed.`);
-    return placeholderImage(s.region);
+    return noImage(s, advice);
   };
   return {
     x86_64: image('x86_64', 'codebuildImageUri'),
