@@ -4,6 +4,7 @@ import { ConfigError } from './src/errors';
 import type { Dispatch } from './src/dispatch';
 import type { Metrics } from './src/metrics';
 import { handleDelivery, type DeliveryOutcome, type Delivery } from './src/handle-delivery';
+import type { JobStates } from './src/job-states';
 
 export interface AppOptions {
   readonly config?: WebhookConfig;
@@ -13,6 +14,8 @@ export interface AppOptions {
   readonly onOutcome?: (deliveryId: string, outcome: DeliveryOutcome) => void;
   /** Where decisions are counted (CloudWatch EMF); none in local mode. */
   readonly metrics?: Metrics;
+  /** Where our jobs' states are recorded for the broker (the control table, deployed). */
+  readonly jobStates?: JobStates;
 }
 
 /**
@@ -31,6 +34,7 @@ export function createApp(options: AppOptions = {}): ApplicationFunction {
         dispatch,
         log: app.log,
         metrics: options.metrics,
+        jobStates: options.jobStates,
       });
       options.onOutcome?.(context.id, outcome);
     });

@@ -228,6 +228,14 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
         Resource: { 'Fn::GetAtt': ['DispatchQueue', 'Arn'] },
       },
       readSecret(stage, 'webhook-secret'),
+      // Our jobs' states, as their deliveries tell them: written to the job items of the
+      // control table and nowhere else (no start counts, no pace, no versions).
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:UpdateItem',
+        Resource: { 'Fn::GetAtt': ['ControlTable', 'Arn'] },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['job#*'] } },
+      },
     ]),
     // The broker: the only role that reads the App's key. It starts runners and keeps its own
     // failed events in its dead-letter queue.

@@ -245,8 +245,16 @@ async function functions() {
           ? {
               RUNNER_DISPATCH: process.env.OFFLINE_DISPATCH === 'queue' ? 'queue' : 'lambda',
               BROKER_FUNCTION_NAME: brokerName,
+              // A local stack records job states from deliveries only when asked
+              // (OFFLINE_JOB_STATES=record); otherwise its broker asks GitHub, as before them.
+              ...(process.env.OFFLINE_JOB_STATES === 'record' ? {} : { CONTROL_TABLE: '' }),
             }
-          : { RUNNER_DISPATCH: 'queue', DISPATCH_QUEUE_URL: { Ref: 'DispatchQueue' } }),
+          : {
+              RUNNER_DISPATCH: 'queue',
+              DISPATCH_QUEUE_URL: { Ref: 'DispatchQueue' },
+              // Where our jobs' states are recorded from their deliveries, for the broker.
+              CONTROL_TABLE: { Ref: 'ControlTable' },
+            }),
       },
       events: [{ httpApi: { method: 'POST', path: '/api/github/webhooks' } }],
     },

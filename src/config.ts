@@ -19,6 +19,8 @@ export interface WebhookConfig extends RoutingConfig {
   readonly brokerFunctionName?: string;
   /** The queue the broker takes jobs from (dispatch `queue`, as deployed). */
   readonly dispatchQueueUrl?: string;
+  /** The control table, where the webhook records our jobs' states for the broker. */
+  readonly controlTable?: string;
   readonly logLevel: string;
 }
 
@@ -46,6 +48,7 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
     dispatch,
     brokerFunctionName,
     dispatchQueueUrl,
+    controlTable: read.string('CONTROL_TABLE'),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);

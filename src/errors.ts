@@ -32,3 +32,7 @@ export class DispatchError extends LambdaRunnerError {
 export class SecretError extends LambdaRunnerError {
   override readonly retryable = true;
 }
+
+/** DynamoDB refused a conditional write: the condition did not hold. */
+export const conditionFailed = (error: unknown) =>
+  (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';

@@ -9,6 +9,7 @@ import { LOG_LEVELS, type Env } from './env';
 import { beforeDeadline } from './deadline';
 import { DispatchError } from './errors';
 import { deriveSealKey } from './seal';
+import { dynamoJobStates } from './job-states';
 import type { DeliveryOutcome } from './handle-delivery';
 import { createMetrics, recordDecision, type Metrics } from './metrics';
 import { answer, answerError, answerOutcome, rootCause, type HttpAnswer } from './webhook-answer';
@@ -22,7 +23,7 @@ import {
 export interface WebhookHandlerOptions {
   readonly env?: Env;
   readonly clients?: Pick<AwsClients, 'lambda' | 'secretsManager'> &
-    Partial<Pick<AwsClients, 'sqs'>>;
+    Partial<Pick<AwsClients, 'sqs' | 'dynamodb'>>;
   readonly log?: Logger;
   /** Overrides how runners start; by default an async Lambda invoke (or in-process when local). */
   readonly dispatch?: Dispatch;
@@ -207,7 +208,13 @@ async function prepare(
   // and any accidental GitHub call would fail loudly (401) instead of acting as the App.
   const probot = new Probot({ secret, githubToken: 'webhook-side-makes-no-github-calls', log });
   const dispatch = options.dispatch ?? brokerDispatch(config, clients, deriveSealKey(secret));
-  const app = createApp({ config, dispatch, onOutcome, metrics: options.metrics });
+  const jobStates = config.controlTable
+    ? dynamoJobStates({
+        dynamodb: clients.dynamodb ?? createAwsClients().dynamodb,
+        tableName: config.controlTable,
+      })
+    : undefined;
+  const app = createApp({ config, dispatch, onOutcome, metrics: options.metrics, jobStates });
   const receiveJson = createLambdaFunction(app, { probot }) as unknown as Ready['receiveJson'];
   return { probot, receiveJson };
 }

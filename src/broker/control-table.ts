@@ -1,8 +1,8 @@
 import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
-/** DynamoDB refused a conditional write: the condition did not hold. */
-export const conditionFailed = (error: unknown) =>
-  (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
+import { conditionFailed } from '../errors';
+
+export { conditionFailed };
 
 /**
  * The control plane's own small store (DynamoDB, on demand, in the stack): what the broker must

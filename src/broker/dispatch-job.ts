@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { recordBroker, type Metrics } from '../metrics';
 import type { RunnerProfile } from '../profiles';
 import type { RunnerRequest } from '../runner-request';
+import type { JobStates } from '../job-states';
 import { seal } from '../seal';
 import type { RunnerCredential, RunnerPayload } from '../../runner/runner-payload';
 import { isVersioned, type BrokerConfig } from './config';
@@ -37,6 +38,8 @@ export interface BrokerDeps {
   readonly control?: ControlTable;
   /** Runner function versions, one per runner (isolation `version`). */
   readonly environments?: EnvironmentPool;
+  /** Our jobs' states as the App's deliveries told them (the control table; none locally). */
+  readonly jobStates?: JobStates;
 }
 
 /** The runner's name on GitHub: one per job, attempt and dispatch, so a replay gets 409. */
@@ -54,6 +57,7 @@ export function runnerName(request: Pick<RunnerRequest, 'jobId' | 'runAttempt' |
 export async function dispatchJob(
   request: RunnerRequest,
   deps: BrokerDeps,
+  knownStatus?: string,
 ): Promise<DispatchOutcome> {
   const name = runnerName(request);
   const log = deps.log.child({
@@ -68,9 +72,9 @@ export async function dispatchJob(
     return refusal;
   }
   const client = deps.github(request.installationId);
-  const status = await readJobStatus(client, request);
+  const { status, source } = await jobStatus(request, client, deps, knownStatus);
   if (status !== 'queued') {
-    log.info({ decision: 'not-queued', status }, `no runner: the job is ${status}`);
+    log.info({ decision: 'not-queued', status, source }, `no runner: the job is ${status}`);
     return 'not-queued';
   }
   if (deps.control && !(await deps.control.countStart(request, deps.config.maxDispatches))) {
@@ -79,6 +83,26 @@ export async function dispatchJob(
   }
   const context = { client, target: targetOf(request, deps.config), log, deps };
   return startOnce(request, name, profile as RunnerProfile, context);
+}
+
+/**
+ * Where the job stands, read once per dispatch: as the caller just read it from GitHub, else as
+ * the App's deliveries recorded it in the table, else (the table knows nothing, or cannot be
+ * read) from GitHub.
+ */
+async function jobStatus(
+  job: RunnerRequest,
+  client: GitHubClient,
+  deps: BrokerDeps,
+  knownStatus: string | undefined,
+): Promise<{ status: string; source: 'github' | 'deliveries' }> {
+  if (knownStatus) return { status: knownStatus, source: 'github' };
+  const recorded = await deps.jobStates?.read(job).catch((error: unknown) => {
+    deps.log.warn({ err: error, jobId: job.jobId }, "could not read the job's recorded state");
+    return undefined;
+  });
+  if (recorded) return { status: recorded.status, source: 'deliveries' };
+  return { status: await readJobStatus(client, job), source: 'github' };
 }
 
 /**

@@ -15,6 +15,7 @@ import { isVersioned, loadBrokerConfig, type BrokerConfig } from './config';
 import { createEnvironmentPool, type EnvironmentPool } from './environments';
 import { dispatchJob } from './dispatch-job';
 import { dynamoControlTable } from './control-table';
+import { dynamoJobStates } from '../job-states';
 import { createCodeBuildExecutor, createLambdaExecutor, type Executors } from './executors';
 import { createAppClient, createGitHubClients } from './github-client';
 import { sweepRunners } from './janitor';
@@ -221,10 +222,7 @@ async function prepare(
     sealKey: deriveSealKey(secret),
     groupIds: new Map<string, number>(),
     metrics: options.metrics ?? createMetrics('broker'),
-    control:
-      config.controlTable && clients.dynamodb
-        ? dynamoControlTable({ dynamodb: clients.dynamodb, tableName: config.controlTable })
-        : undefined,
+    ...controlStores(config, clients),
     environments: environmentPool(config, clients, log, options.controlPlaneClock),
     deadLetters:
       options.deadLetters ??
@@ -235,6 +233,13 @@ async function prepare(
 }
 
 type Ready = Awaited<ReturnType<typeof prepare>>;
+
+/** The control table's start counts and job states (none without the table: local mode). */
+function controlStores(config: BrokerConfig, clients: NonNullable<BrokerOptions['clients']>) {
+  if (!config.controlTable || !clients.dynamodb) return {};
+  const table = { dynamodb: clients.dynamodb, tableName: config.controlTable };
+  return { control: dynamoControlTable(table), jobStates: dynamoJobStates(table) };
+}
 type CodeBuildSend = NonNullable<AwsClients['codebuild']>['send'];
 
 /** Runner functions, and CodeBuild projects where the broker has a CodeBuild client. */

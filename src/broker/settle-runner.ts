@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { recordBroker } from '../metrics';
 import type { RunnerRequest } from '../runner-request';
 import { parseJson } from '../json';
+import type { JobState } from '../job-states';
 import { isSealed, sealExpiry } from '../seal';
 import { parseRunnerPayload, type RunnerPayload } from '../../runner/runner-payload';
 import { BUILD_PAYLOAD_VARIABLE } from './executors';
@@ -116,16 +117,68 @@ async function settlePayload(
   });
   const client = deps.github(payload.installationId);
   const target = targetOf(payload, deps.config);
+  const recorded = await recordedState(payload, deps, log);
+  if (recorded && recorded.status !== 'queued') {
+    return settleFromDeliveries(payload, recorded, { client, target, condition, log, deps });
+  }
   const registration = await removeUnlessBusy(client, target, payload, log);
   await retireVersion(payload, deps, log);
   const status = await jobOutcome(client, payload, { condition, registration, log, deps });
   if (status !== 'queued' || registration === 'busy') {
     return { runnerName: payload.runnerName, registration };
   }
-  const redispatch = await dispatchJob(nextDispatch(payload), { ...deps, log });
+  const redispatch = await dispatchJob(nextDispatch(payload), { ...deps, log }, status);
   if (redispatch === 'started') recordBroker(deps.metrics, 'Redispatches', condition);
   log.info({ decision: 'redispatch', outcome: redispatch }, 'job still queued: dispatched again');
   return { runnerName: payload.runnerName, registration, redispatch };
+}
+
+/** The job's state as its deliveries recorded it, or undefined (none, or the table failed). */
+async function recordedState(
+  payload: RunnerPayload,
+  deps: BrokerDeps,
+  log: Logger,
+): Promise<JobState | undefined> {
+  return deps.jobStates?.read(payload).catch((error: unknown) => {
+    log.warn({ err: error }, "could not read the job's recorded state: asking GitHub");
+    return undefined;
+  });
+}
+
+/**
+ * The deliveries say the job is in progress or done, so it gets no other runner and GitHub is
+ * not asked about it. The runner GitHub gave it to is an ephemeral one that GitHub removes once
+ * the job is done: ours, when it was ours to finish, needs no call. Any other case (another
+ * runner took the job, or ours ended while it ran) leaves our registration to look up and
+ * delete unless busy.
+ */
+async function settleFromDeliveries(
+  payload: RunnerPayload,
+  recorded: JobState,
+  context: { client: GitHubClient; target: RunnerTarget; condition: string } & {
+    log: Logger;
+    deps: BrokerDeps;
+  },
+): Promise<SettleReport> {
+  const { client, target, condition, log, deps } = context;
+  const finishedByOurs =
+    recorded.status === 'completed' && recorded.runnerName === payload.runnerName;
+  const registration = finishedByOurs
+    ? 'gone'
+    : await removeUnlessBusy(client, target, payload, log);
+  await retireVersion(payload, deps, log);
+  log.info(
+    {
+      condition,
+      registration,
+      jobStatus: recorded.status,
+      jobConclusion: recorded.conclusion,
+      source: 'deliveries',
+    },
+    'runner settled',
+  );
+  if (recorded.conclusion) recordBroker(deps.metrics, 'JobsConcluded', recorded.conclusion);
+  return { runnerName: payload.runnerName, registration };
 }
 
 /**

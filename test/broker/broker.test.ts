@@ -299,7 +299,7 @@ describe('the broker: runner destination records', () => {
   it('a replayed record: the registration is already gone, and the redispatch stops at 409', async () => {
     const { handler } = broker();
     const scope = github().get('/repos/acme/app/actions/runners/555').reply(404, {});
-    jobStatus(jobStatus(scope, 'queued'), 'queued')
+    jobStatus(scope, 'queued')
       .post('/repos/acme/app/actions/runners/generate-jitconfig')
       .reply(409, { message: 'Already exists' })
       .get('/repos/acme/app/actions/runners')

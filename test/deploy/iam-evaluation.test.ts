@@ -381,6 +381,40 @@ describe('who reads the secrets', () => {
   });
 });
 
+describe('who writes the control table', () => {
+  it("the webhook writes our jobs' states and nothing else of it; the runner nothing at all", async () => {
+    const stack = new Stack(templates.get('sam-deploy')!);
+    const write = (action: string, leadingKey: string): Request => ({
+      action,
+      resource: stack.arn('ControlTable'),
+      context: { 'dynamodb:LeadingKeys': [leadingKey] },
+    });
+    const requests: [string, Request][] = [
+      ["record a job's state", write('dynamodb:UpdateItem', 'job#acme/app#1001')],
+      ["raise a job's start count", write('dynamodb:UpdateItem', 'attempt#acme/app#1001#1')],
+      ['move the shared GitHub pace', write('dynamodb:UpdateItem', 'pace#installation-77')],
+      ['read a job state', write('dynamodb:GetItem', 'job#acme/app#1001')],
+      ['delete a job state', write('dynamodb:DeleteItem', 'job#acme/app#1001')],
+    ];
+    const who = {
+      webhook: stackRole(stack, 'WebhookRole'),
+      broker: stackRole(stack, 'BrokerRole'),
+      runner: stackRole(stack, 'RunnerRole'),
+    };
+    const decisions: Record<string, string[]> = {};
+    for (const [name, principal] of Object.entries(who)) {
+      decisions[name] = [];
+      for (const [, request] of requests)
+        decisions[name]!.push(word(await evaluate(stack, principal, request)));
+    }
+    expect(decisions).toEqual({
+      webhook: ['allowed', 'denied', 'denied', 'denied', 'denied'],
+      broker: ['allowed', 'allowed', 'allowed', 'allowed', 'allowed'],
+      runner: ['denied', 'denied', 'denied', 'denied', 'denied'],
+    });
+  });
+});
+
 describe('a planted fault', () => {
   const GUARD = new Set([
     'NeverTouchThisStack',

@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { verifyAppJwt } from '../support/github-app';
+import { delivery } from '../support/webhook-events';
+import { queuedJobFor } from './deliveries';
 
 /** GitHub's own example bodies (from @octokit/openapi), so answers match GitHub's schema. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- example bodies are untyped JSON from the description
@@ -407,11 +409,47 @@ export class FakeGitHub {
     if (event === 'exited') Object.assign(runner, { status: 'offline', busy: false });
   }
 
+  /**
+   * When set, GitHub sends the App's `workflow_job` deliveries as its runners take and finish
+   * jobs (`in_progress`, then `completed`), before it answers the runner's report.
+   */
+  jobEvents = false;
+
+  /** Delivers `workflow_job` `action` for the runner's job, signed as GitHub signs it. */
+  private async deliverJobEvent(runner: FakeRunner, action: 'in_progress' | 'completed') {
+    const jobId = Number(/^lambda-(\d+)-/.exec(runner.name)?.[1]);
+    const payload = queuedJobFor(jobId) as unknown as {
+      action: string;
+      workflow_job: Record<string, unknown>;
+    };
+    payload.action = action;
+    Object.assign(payload.workflow_job, {
+      status: action,
+      runner_name: runner.name,
+      runner_id: runner.id,
+      ...(action === 'completed' ? { conclusion: 'success' } : {}),
+    });
+    const signed = delivery(payload) as { headers: Record<string, string>; body: string };
+    await this.deliver({
+      guid: signed.headers['x-github-delivery']!,
+      event: 'workflow_job',
+      headers: signed.headers,
+      body: signed.body,
+    });
+  }
+
   /** What the fake listener reports: listening, running a job, finished, exited. */
-  private control(path: string, body: Record<string, unknown>, res: ServerResponse): void {
+  private async control(
+    path: string,
+    body: Record<string, unknown>,
+    res: ServerResponse,
+  ): Promise<void> {
     const match = /^\/_fake\/runners\/(\d+)$/.exec(path);
     const runner = match ? this.runners.get(Number(match[1])) : undefined;
     if (runner) this.onRunnerEvent(runner, String(body.event));
+    const action = { running: 'in_progress', completed: 'completed' }[String(body.event)];
+    if (runner && this.jobEvents && action)
+      await this.deliverJobEvent(runner, action as 'in_progress' | 'completed');
     if (runner && body.event === 'listening') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ job: body.wantsJob === true && this.assign(runner) }));

@@ -20,9 +20,11 @@ import {
   type Stage,
 } from './local-stack';
 
-// The deployed topology through the local stack: the webhook puts jobs on the dispatch queue,
-// the broker reads both queues through event source mappings (a fake SQS that keeps visibility
-// timeouts, redrive and batches), runners' ends go to the settle queue.
+// The deployed topology through the local stack: the webhook puts jobs on the dispatch queue and
+// records our jobs' states from their deliveries (GitHub sends in_progress and completed as its
+// runners take and finish jobs), the broker reads both queues through event source mappings (a
+// fake SQS that keeps visibility timeouts, redrive and batches), runners' ends go to the settle
+// queue.
 const root = path.resolve(__dirname, '../..');
 const base = mkdtempSync(path.join(tmpdir(), 'lambda-runner-queues-'));
 const logDir = suiteLogDir('queues');
@@ -61,6 +63,7 @@ beforeAll(async () => {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: sqs.url,
       OFFLINE_DISPATCH: 'queue',
+      OFFLINE_JOB_STATES: 'record',
       DISPATCH_QUEUE_URL: dispatch,
       SETTLE_QUEUE_URL: settle,
       OFFLINE_SETTLE_QUEUE_URL: settle,
@@ -74,6 +77,8 @@ beforeAll(async () => {
   webhookUrl = stack.webhookUrl;
   lambdaUrl = stack.lambdaUrl;
   sqs.lambdaUrl = lambdaUrl;
+  fake.webhookUrl = webhookUrl;
+  fake.jobEvents = true;
   sqs.mapToBroker('lambda-runner-e2e-dispatch', { concurrency: 2 });
   sqs.mapToBroker('lambda-runner-e2e-settle', { concurrency: 2 });
 }, 240_000);
@@ -115,16 +120,22 @@ const sent = (queue: string) =>
   sqs.calls.filter((call) => call.action === 'SendMessage' && call.queue === queue);
 const jobCalls = (jobId: number) =>
   fake.calls.filter((call) => call.path.endsWith(`/actions/jobs/${jobId}`));
+const registrations = (since: number) =>
+  fake.calls.filter((call) => call.path.endsWith('/generate-jitconfig') && call.at >= since);
 
 describe('the broker queues, through the local stack', () => {
   it('a job: the webhook queues it, a broker takes it from the queue, its end comes back by the settle queue', async () => {
     const answer = await postDelivery(webhookUrl, queuedJobFor(6001), 'queues-6001');
     expect(answer).toMatchObject({ status: 202, body: { result: 'dispatched', jobId: 6001 } });
     expect(sent('lambda-runner-e2e-dispatch')).toHaveLength(1);
+    // Its deliveries said the job was done on this runner, which GitHub removed: nothing to ask.
     expect(await waitFor('the runner settled', () => settled('lambda-6001-1-1'))).toMatchObject({
       condition: 'Success',
       jobStatus: 'completed',
+      source: 'deliveries',
+      registration: 'gone',
     });
+    expect(jobCalls(6001)).toEqual([]);
     expect(fake.jobsRun.get(6001)).toBe(1);
     expect(sent('lambda-runner-e2e-settle')).toHaveLength(1);
     await waitFor(
@@ -141,7 +152,8 @@ describe('the broker queues, through the local stack', () => {
   });
 
   it('GitHub asks to wait: the job waits in the queue, hidden, and no call is made inside the window', async () => {
-    fake.fail('GET', /\/actions\/jobs\/6002$/, 429, 1, { 'retry-after': '4' });
+    const since = Date.now();
+    fake.fail('POST', /\/generate-jitconfig$/, 429, 1, { 'retry-after': '4' });
     expect((await postDelivery(webhookUrl, queuedJobFor(6002), 'queues-6002')).status).toBe(202);
     expect(await waitFor('the runner settled', () => settled('lambda-6002-1-1'))).toMatchObject({
       jobStatus: 'completed',
@@ -154,12 +166,12 @@ describe('the broker queues, through the local stack', () => {
       (call) => call.at > limited.at && call.at < limited.at + 3500 && call.auth !== 'none',
     );
     expect(inside).toEqual([]);
-    expect(jobCalls(6002).map((call) => call.status)).toEqual([429, 200, 200]);
+    expect(registrations(since).map((call) => call.status)).toEqual([429, 201]);
     expect(fake.jobsRun.get(6002)).toBe(1);
   });
 
   it('a job whose dispatch keeps failing goes to the dead-letter queue, and the schedule replays it once GitHub answers', async () => {
-    fake.fail('GET', /\/actions\/jobs\/6003$/, 500, 40);
+    fake.fail('POST', /\/generate-jitconfig$/, 500, 40);
     expect((await postDelivery(webhookUrl, queuedJobFor(6003), 'queues-6003')).status).toBe(202);
     await waitFor('the dead-letter queue', () => sqs.depth('lambda-runner-e2e-broker-dlq') === 1);
     expect(sqs.depth('lambda-runner-e2e-dispatch')).toBe(0);

@@ -43,8 +43,8 @@ export function mintsToken(scope = nock(GITHUB_API), installation = 77): nock.Sc
 
 /**
  * GitHub while the broker settles runner 555 (`lambda-1001-1-1`, offline, idle) of job 1001,
- * which still waits: the runner read and deleted, the job read twice (settle, then dispatch),
- * and the next runner `lambda-1001-1-2` registered as 777.
+ * which still waits: the runner read and deleted, the job read once (the settle's read serves
+ * the dispatch again), and the next runner `lambda-1001-1-2` registered as 777.
  */
 export function settlesThenDispatchesAgain(scope = mintsToken()): nock.Scope {
   return scope
@@ -53,7 +53,6 @@ export function settlesThenDispatchesAgain(scope = mintsToken()): nock.Scope {
     .delete('/repos/acme/app/actions/runners/555')
     .reply(204)
     .get('/repos/acme/app/actions/jobs/1001')
-    .times(2)
     .reply(200, { id: 1001, status: 'queued' })
     .post('/repos/acme/app/actions/runners/generate-jitconfig', (b) => b.name === 'lambda-1001-1-2')
     .reply(201, { runner: { id: 777 }, encoded_jit_config: encodeJitConfig(777, 'y') });
