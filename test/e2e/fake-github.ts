@@ -438,6 +438,14 @@ export class FakeGitHub {
     });
   }
 
+  /** The App's delivery for a runner's report, when job events are on. */
+  private async tellApp(runner: FakeRunner, event: string): Promise<void> {
+    const action = ({ running: 'in_progress', completed: 'completed' } as const)[
+      event as 'running' | 'completed'
+    ];
+    if (this.jobEvents && action) await this.deliverJobEvent(runner, action);
+  }
+
   /** What the fake listener reports: listening, running a job, finished, exited. */
   private async control(
     path: string,
@@ -446,10 +454,10 @@ export class FakeGitHub {
   ): Promise<void> {
     const match = /^\/_fake\/runners\/(\d+)$/.exec(path);
     const runner = match ? this.runners.get(Number(match[1])) : undefined;
-    if (runner) this.onRunnerEvent(runner, String(body.event));
-    const action = { running: 'in_progress', completed: 'completed' }[String(body.event)];
-    if (runner && this.jobEvents && action)
-      await this.deliverJobEvent(runner, action as 'in_progress' | 'completed');
+    if (runner) {
+      this.onRunnerEvent(runner, String(body.event));
+      await this.tellApp(runner, String(body.event));
+    }
     if (runner && body.event === 'listening') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ job: body.wantsJob === true && this.assign(runner) }));
