@@ -20,6 +20,8 @@ export type RunnerPayload = Omit<RunnerRequest, 'kind'> & {
   readonly credential: RunnerCredential;
   /** The runner function's version this runner alone runs in (isolation `version`). */
   readonly functionVersion?: string;
+  /** The App that registered the runner, when not the stage's first (several Apps). */
+  readonly registeredBy?: { readonly appId?: string; readonly installationId: number };
 };
 
 /** Validates the runner's input; throws a TypeError naming every bad field. */

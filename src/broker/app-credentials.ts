@@ -1,6 +1,6 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from '../errors';
-import type { BrokerConfig } from './config';
+import type { AppSource } from './config';
 
 export interface AppCredentials {
   readonly appId: string;
@@ -12,13 +12,13 @@ export interface AppCredentials {
  * `{"appId","privateKey"}` (the source caches it, so it is read once per container).
  */
 export async function resolveAppCredentials(
-  source: BrokerConfig['appCredentials'],
+  source: AppSource,
   secretsManager: Pick<SecretsManagerClient, 'send'>,
 ): Promise<AppCredentials> {
   if (!('json' in source)) {
     return { appId: source.appId, privateKey: await source.privateKey.resolve(secretsManager) };
   }
-  const where = `secret ${source.json.secretId}`;
+  const where = source.json.secretId ? `secret ${source.json.secretId}` : 'ADDITIONAL_APPS';
   let parsed: { appId?: unknown; privateKey?: unknown };
   try {
     parsed = JSON.parse(await source.json.resolve(secretsManager)) as typeof parsed;

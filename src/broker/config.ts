@@ -4,10 +4,18 @@ import { createEnvReader, isLambda, LOG_LEVELS, type Env, type EnvReader } from 
 import type { RunnerProfile } from '../profiles';
 import { SecretSource } from '../secret-source';
 
+/** An App's id and private key: direct values, or a Secrets Manager JSON `{"appId","privateKey"}`. */
+export type AppSource =
+  { readonly appId: string; readonly privateKey: SecretSource } | { readonly json: SecretSource };
+
 export interface BrokerConfig {
   /** App id and private key: direct values, or a Secrets Manager JSON `{"appId","privateKey"}`. */
-  readonly appCredentials:
-    { readonly appId: string; readonly privateKey: SecretSource } | { readonly json: SecretSource };
+  readonly appCredentials: AppSource;
+  /**
+   * More Apps installed where the first is, each with GitHub's limits of its own: the broker
+   * registers each job's runner with one of them in turn (Secrets Manager JSONs like the first).
+   */
+  readonly additionalApps: readonly AppSource[];
   /** The seal key is derived from it (seal.ts). */
   readonly webhookSecret: SecretSource;
   /** REST API base: api.github.com, or `<proto>://<GHE_HOST>/api/v3` for GitHub Enterprise Server. */
@@ -81,6 +89,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const read = createEnvReader(env);
   const config: BrokerConfig = {
     appCredentials: appCredentials(read),
+    additionalApps: additionalApps(read),
     webhookSecret: readWebhookSecret(read),
     ...gitHubUrls(read),
     profiles: readProfiles(read, isLambda(env)),
@@ -126,6 +135,39 @@ function appCredentials(read: EnvReader): BrokerConfig['appCredentials'] {
     read.problems.push('APP_ID and PRIVATE_KEY, or GITHUB_APP_SECRET_ARN, are required');
   }
   return { appId, privateKey: SecretSource.fromValue(privateKey) };
+}
+
+/**
+ * `ADDITIONAL_APP_SECRET_ARNS` (Secrets Manager ids, comma-separated, each a JSON like the first
+ * App's), or locally `ADDITIONAL_APPS`, a JSON array of `{"appId","privateKey"}`.
+ */
+function additionalApps(read: EnvReader): AppSource[] {
+  const stored = read.list('ADDITIONAL_APP_SECRET_ARNS');
+  if (stored.length > 0) return stored.map((id) => ({ json: SecretSource.fromSecretsManager(id) }));
+  const given = read.string('ADDITIONAL_APPS');
+  if (!given) return [];
+  const apps = parseAppList(given);
+  if (!apps) {
+    read.problems.push('ADDITIONAL_APPS must be a JSON array of {"appId","privateKey"}');
+    return [];
+  }
+  return apps.map((app) => ({ json: SecretSource.fromValue(JSON.stringify(app)) }));
+}
+
+function parseAppList(text: string): { appId: string; privateKey: string }[] | undefined {
+  try {
+    const apps = JSON.parse(text) as unknown;
+    const valid =
+      Array.isArray(apps) &&
+      apps.every(
+        (app: { appId?: unknown; privateKey?: unknown } | null) =>
+          (typeof app?.appId === 'string' || typeof app?.appId === 'number') &&
+          typeof app.privateKey === 'string',
+      );
+    return valid ? (apps as { appId: string; privateKey: string }[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** github.com, or GitHub Enterprise Server at `GHE_HOST` (Probot's variable names). */

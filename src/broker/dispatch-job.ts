@@ -7,6 +7,7 @@ import { seal } from '../seal';
 import type { RunnerCredential, RunnerPayload } from '../../runner/runner-payload';
 import { isVersioned, type BrokerConfig } from './config';
 import type { EnvironmentPool } from './environments';
+import type { AppTurns, Registrar } from './apps';
 import type { ControlTable } from './control-table';
 import { DuplicateRunnerError } from './errors';
 import { executorFor, type Executors } from './executors';
@@ -26,7 +27,10 @@ export type DispatchOutcome = 'started' | 'not-queued' | 'duplicate' | 'limit' |
 
 export interface BrokerDeps {
   readonly config: BrokerConfig;
-  readonly github: (installationId: number) => GitHubClient;
+  /** An installation's client, of the stage's first App or (by id) of another it holds. */
+  readonly github: (installationId: number, appId?: string) => GitHubClient;
+  /** Which App registers each job's runner, when the stage holds more than one. */
+  readonly appTurns?: AppTurns;
   readonly executors: Executors;
   readonly sealKey: Buffer;
   readonly log: Logger;
@@ -71,7 +75,9 @@ export async function dispatchJob(
     log.warn({ decision: refusal }, `no runner: ${refusal}`);
     return refusal;
   }
-  const client = deps.github(request.installationId);
+  const target = targetOf(request, deps.config);
+  const registrar = await registrarOf(request, target, deps);
+  const client = deps.github(registrar.installationId, registrar.appId);
   const { status, source } = await jobStatus(request, client, deps, knownStatus);
   if (status !== 'queued') {
     log.info({ decision: 'not-queued', status, source }, `no runner: the job is ${status}`);
@@ -81,7 +87,7 @@ export async function dispatchJob(
     log.warn({ decision: 'limit' }, 'no runner: this job attempt has had all its runners');
     return 'limit';
   }
-  const context = { client, target: targetOf(request, deps.config), log, deps };
+  const context = { client, target, registrar, log, deps };
   return startOnce(request, name, profile as RunnerProfile, context);
 }
 
@@ -148,6 +154,7 @@ async function registerAndStart(
       kind: 'runner',
       runnerName: name,
       scope: target.scope,
+      ...(context.registrar.appId ? { registeredBy: context.registrar } : {}),
       ...registered,
       ...placed,
     },
@@ -258,7 +265,20 @@ async function groupIdFor(
   return id;
 }
 
-type StartContext = { client: GitHubClient; target: RunnerTarget; log: Logger; deps: BrokerDeps };
+type StartContext = {
+  client: GitHubClient;
+  target: RunnerTarget;
+  registrar: Registrar;
+  log: Logger;
+  deps: BrokerDeps;
+};
+
+/** The App and installation that register this job's runner (the delivery's, with one App). */
+function registrarOf(request: RunnerRequest, target: RunnerTarget, deps: BrokerDeps) {
+  return deps.appTurns
+    ? deps.appTurns.registrarFor(request, target)
+    : Promise.resolve<Registrar>({ installationId: request.installationId });
+}
 
 /**
  * Where the runner runs: for isolation `version`, a version of the profile's function that no

@@ -21,6 +21,8 @@ export interface GitHubClientOptions {
   /** The pace every broker container keeps per caller (see pace.ts); none: no shared waits. */
   readonly pace?: Pace;
   readonly now?: () => number;
+  /** How requests reach GitHub (a simulation's GitHub); the platform's fetch by default. */
+  readonly fetch?: typeof fetch;
 }
 
 /**
@@ -134,6 +136,7 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
   const client = new RunnerOctokit({
     baseUrl,
     log: octokitLog,
+    ...(options.fetch ? { request: { fetch: options.fetch } } : {}),
     authStrategy: createAppAuth,
     auth: {
       appId: credentials.appId,
@@ -162,7 +165,7 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
     paced(
       client,
       options.pace,
-      installationId ? `installation-${installationId}` : 'app',
+      installationId ? `installation-${installationId}` : `app-${options.credentials.appId}`,
       options.now ?? Date.now,
     );
   return client;

@@ -9,7 +9,8 @@ import { handleQueueEvent, isQueueEvent } from './queue-events';
 import { sqsDeadLetters, type DeadLetters } from './dead-letters';
 import { redeliverFailed } from './redeliver';
 import { replayDeadLetters } from './replay-dead-letters';
-import { resolveAppCredentials } from './app-credentials';
+import { resolveAppCredentials, type AppCredentials } from './app-credentials';
+import { createAppTurns } from './apps';
 import { checkRunnerCurrency, isDailyRun } from './runner-currency';
 import { isVersioned, loadBrokerConfig, type BrokerConfig } from './config';
 import { createEnvironmentPool, type EnvironmentPool } from './environments';
@@ -44,6 +45,8 @@ export interface BrokerOptions {
   readonly controlPlaneClock?: { now(): number; sleep(ms: number): Promise<void> };
   /** The clock GitHub's rate-limit waits run on (the shared pace); real time by default. */
   readonly rateLimitClock?: { now(): number; sleep(ms: number): Promise<void> };
+  /** How the broker's requests reach GitHub (a simulation's GitHub); fetch by default. */
+  readonly fetch?: typeof fetch;
 }
 
 /** GitHub cancels a job that waited 24 hours: a dispatch request older than that serves none. */
@@ -202,21 +205,25 @@ async function prepare(
   log: Logger,
   options: BrokerOptions,
 ) {
-  const [credentials, secret] = await Promise.all([
+  const [credentials, secret, additional] = await Promise.all([
     resolveAppCredentials(config.appCredentials, clients.secretsManager),
     config.webhookSecret.resolve(clients.secretsManager),
+    Promise.all(
+      config.additionalApps.map((app) => resolveAppCredentials(app, clients.secretsManager)),
+    ),
   ]);
   const github = {
     credentials,
     baseUrl: config.apiBaseUrl,
     log,
     retryAfterBaseValue: options.retryAfterBaseValue,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
     ...sharedPace(config, clients, log, options.rateLimitClock),
   };
   return {
     config,
     log,
-    github: createGitHubClients(github),
+    ...heldApps(github, additional, log),
     app: createAppClient(github),
     executors: options.executors ?? defaultExecutors(clients),
     sealKey: deriveSealKey(secret),
@@ -233,6 +240,32 @@ async function prepare(
 }
 
 type Ready = Awaited<ReturnType<typeof prepare>>;
+
+/**
+ * The installation clients of every App the stage holds (the first, and any more), and the
+ * turns they take registering runners when there is more than one.
+ */
+function heldApps(
+  options: Parameters<typeof createGitHubClients>[0],
+  additional: readonly AppCredentials[],
+  log: Logger,
+) {
+  const first = createGitHubClients(options);
+  const others = new Map(
+    additional.map((credentials) => [
+      credentials.appId,
+      { clients: createGitHubClients({ ...options, credentials }), credentials },
+    ]),
+  );
+  const github = (installationId: number, appId?: string) =>
+    (others.get(appId ?? '')?.clients ?? first)(installationId);
+  if (others.size === 0) return { github };
+  const apps = [...others.values()].map(({ credentials }) => ({
+    appId: credentials.appId,
+    app: createAppClient({ ...options, credentials }),
+  }));
+  return { github, appTurns: createAppTurns({ additional: apps, log }) };
+}
 
 /** The control table's start counts and job states (none without the table: local mode). */
 function controlStores(config: BrokerConfig, clients: NonNullable<BrokerOptions['clients']>) {

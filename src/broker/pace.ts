@@ -42,6 +42,9 @@ export interface PaceOptions {
 
 const LIFETIME_S = 2 * 3600;
 
+/** How far ahead a caller books minutes: two hours of GitHub's points, at most. */
+const MAX_BOOKING_MINUTES = 120;
+
 export function createPace(options: PaceOptions): Pace {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
@@ -95,7 +98,8 @@ export function createPace(options: PaceOptions): Pace {
       for (;;) {
         const minute = Math.floor(now() / 60_000);
         if (await budget.take(caller, minute, points)) return;
-        await waitOut(caller, (minute + 1) * 60_000, "this minute's points are spent");
+        const booked = await budget.book(caller, minute + 1, points);
+        await waitOut(caller, booked * 60_000, "this minute's points are spent");
       }
     },
 
@@ -139,6 +143,29 @@ function pointsBudget(options: PaceOptions & { now: () => number }) {
   const limit = options.pointsPerMinute ?? 0;
   const local = new Map<string, number>();
   const { dynamodb, tableName, log } = options;
+  /** True when `minute` had room for the points, now booked; a failing table books nothing. */
+  const bookMinute = async (caller: string, minute: number, points: number) => {
+    try {
+      await dynamodb!.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: { pk: { S: `points#${caller}` }, sk: { S: String(minute) } },
+          UpdateExpression: 'ADD booked :points SET expiresAt = :expires',
+          ConditionExpression: 'attribute_not_exists(booked) OR booked <= :room',
+          ExpressionAttributeValues: {
+            ':points': { N: String(points) },
+            ':room': { N: String(limit - points) },
+            ':expires': { N: String(minute * 60 + LIFETIME_S) },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      log.warn({ err: error, caller }, 'could not book GitHub points: waiting for the next minute');
+      return true;
+    }
+  };
   const takeLocally = (caller: string, minute: number, points: number) => {
     const slot = `${caller}#${minute}`;
     const used = local.get(slot) ?? 0;
@@ -146,7 +173,26 @@ function pointsBudget(options: PaceOptions & { now: () => number }) {
     local.set(slot, used + points);
     return true;
   };
+  const frontier = new Map<string, number>();
   return {
+    /**
+     * A spent minute's caller books the first later minute whose bookings leave room for its
+     * points (`booked`, beside `used`, on that minute's item), and waits for it: a burst queues
+     * up minute by minute instead of every waiting job trying again each minute (each try is a
+     * receive of its message, and a message received too often is dead-lettered). The search
+     * starts where this container last found room.
+     */
+    async book(caller: string, from: number, points: number): Promise<number> {
+      if (limit <= 0 || !dynamodb || !tableName) return from;
+      const start = Math.max(from, frontier.get(caller) ?? 0);
+      for (let minute = start; minute < start + MAX_BOOKING_MINUTES; minute += 1) {
+        if (await bookMinute(caller, minute, points)) {
+          frontier.set(caller, minute);
+          return minute;
+        }
+      }
+      return start + MAX_BOOKING_MINUTES;
+    },
     async take(caller: string, minute: number, points: number): Promise<boolean> {
       if (limit <= 0) return true;
       if (!dynamodb || !tableName) return takeLocally(caller, minute, points);

@@ -115,7 +115,9 @@ async function settlePayload(
     jobId: payload.jobId,
     runnerName: payload.runnerName,
   });
-  const client = deps.github(payload.installationId);
+  // The App that registered the runner looks it up and deletes it.
+  const registrar = payload.registeredBy ?? { installationId: payload.installationId };
+  const client = deps.github(registrar.installationId, registrar.appId);
   const target = targetOf(payload, deps.config);
   const recorded = await recordedState(payload, deps, log);
   if (recorded && recorded.status !== 'queued') {
@@ -219,6 +221,7 @@ function nextDispatch(payload: RunnerPayload): RunnerRequest {
     'runnerId',
     'credential',
     'functionVersion',
+    'registeredBy',
     'sealedAt',
     'mac',
   ] as const)
