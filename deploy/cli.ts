@@ -21,6 +21,7 @@ export async function main(
       stage: { type: 'string' },
       region: { type: 'string' },
       'env-file': { type: 'string', default: '.env' },
+      app: { type: 'string', default: '1' },
     },
   });
   const command = commands[positionals[0] ?? ''];
@@ -30,11 +31,11 @@ export async function main(
     envFile: values['env-file'] ?? '.env',
     region: values.region,
   });
-  await command({ stage, region, apiBaseUrl, settings: app, print });
+  await command({ stage, region, apiBaseUrl, settings: app, print, app: appNumber(values.app) });
 }
 
 const USAGE =
-  'usage: cli.ts secrets|webhook-url --stage <stage> [--region <region>] [--env-file .env]';
+  'usage: cli.ts secrets|webhook-url --stage <stage> [--region <region>] [--env-file .env] [--app 2]';
 
 interface CommandInput {
   readonly stage: string;
@@ -42,11 +43,20 @@ interface CommandInput {
   readonly apiBaseUrl: string;
   readonly settings: AppSettings;
   readonly print: (line: string) => void;
+  /** Which of the stage's Apps (`--app`): 1 the first, 2 and on the additional ones. */
+  readonly app: number;
+}
+
+function appNumber(value: string | undefined): number {
+  const app = Number(value ?? '1');
+  if (!Number.isInteger(app) || app < 1 || app > 5)
+    throw new Error('--app must be 1 (the first App) or 2 to 5 (an additional App)');
+  return app;
 }
 
 const commands: Record<string, (input: CommandInput) => Promise<void>> = {
-  async secrets({ stage, region, settings, print }) {
-    const stored = await putSecrets(stage, settings, new SecretsManagerClient({ region }));
+  async secrets({ stage, region, settings, print, app }) {
+    const stored = await putSecrets(stage, settings, new SecretsManagerClient({ region }), app);
     for (const { name, versionId } of stored)
       print(`stored ${name} (version ${versionId ?? 'unknown'})`);
   },

@@ -92,6 +92,12 @@ const PARAMETERS = {
     check: intRange(1, 5000),
     about: 'webhook requests the HTTP API accepts at once (burst)',
   },
+  additionalApps: {
+    default: '0',
+    check: intRange(0, 4),
+    about:
+      "more GitHub Apps, installed where the first is, for bursts past one App's limits: a secret each (npm run deploy:secrets -- --app 2)",
+  },
   accountConcurrency: {
     default: '1000',
     check: intRange(10, 100000),

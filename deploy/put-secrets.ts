@@ -20,19 +20,26 @@ export function checkStage(stage: string | undefined): string {
 }
 
 /**
- * Stores the webhook secret and the App credentials in the stage's two secrets. Answers with
+ * Stores the webhook secret and the App credentials in the stage's two secrets (for `app` 2 and
+ * on, that additional App's credentials in its own secret). Answers with
  * the names and new versions only: the values never leave this function.
  */
 export async function putSecrets(
   stage: string,
   settings: AppSettings,
   secretsManager: Pick<SecretsManagerClient, 'send'>,
+  app = 1,
 ): Promise<{ name: string; versionId?: string }[]> {
   const names = secretNames(stage);
-  const values: [string, string][] = [
-    [names.webhook, settings.webhookSecret],
-    [names.app, JSON.stringify({ appId: settings.appId, privateKey: settings.privateKey })],
-  ];
+  const credentials = JSON.stringify({ appId: settings.appId, privateKey: settings.privateKey });
+  // An additional App (`--app 2` and on, the additionalApps parameter): its credentials alone.
+  const values: [string, string][] =
+    app > 1
+      ? [[`${names.app}-${app}`, credentials]]
+      : [
+          [names.webhook, settings.webhookSecret],
+          [names.app, credentials],
+        ];
   const stored: { name: string; versionId?: string }[] = [];
   for (const [name, value] of values) {
     try {

@@ -192,9 +192,19 @@ function buildService(builds) {
 /**
  * @param {{ stage: string, webhookName: string, brokerName: string, runnerNames: string[],
  *   jobPolicies: string[], guard: import('./stack-guard').GuardInput,
- *   builds?: { projects: string[], logGroups: string[], repositories: unknown[] } }} options
+ *   builds?: { projects: string[], logGroups: string[], repositories: unknown[] },
+ *   additionalApps?: number }} options
  */
-function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard, builds }) {
+function roles({
+  stage,
+  webhookName,
+  brokerName,
+  runnerNames,
+  jobPolicies,
+  guard,
+  builds,
+  additionalApps,
+}) {
   const buildAccess = builds ?? { projects: [], logGroups: [], repositories: [] };
   const service = buildService(buildAccess);
   const managed = jobPolicies.map((policy) =>
@@ -242,6 +252,9 @@ function roles({ stage, webhookName, brokerName, runnerNames, jobPolicies, guard
     BrokerRole: role('broker', [
       logs([brokerName]),
       readSecret(stage, 'github-app'),
+      ...Array.from({ length: additionalApps ?? 0 }, (_, index) =>
+        readSecret(stage, `github-app-${index + 2}`),
+      ),
       readSecret(stage, 'webhook-secret'),
       // Each runner in a version of its own: invoke it, publish it, delete it once settled.
       {

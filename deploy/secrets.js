@@ -99,9 +99,37 @@ function readersOnly(secret, readers) {
   };
 }
 
-/** The two secrets, KMS-encrypted with the stack's own key. */
-function secrets(/** @type {string} */ stage) {
+/**
+ * The additional Apps' credentials (`github-app-2` and on), read by the broker alone.
+ * @param {string} stage @param {number} count
+ */
+function additionalAppSecrets(stage, count) {
+  /** @type {Record<string, unknown>} */
+  const resources = {};
+  for (const id of additionalAppSecretIds(count)) {
+    const number = id.replace('AppSecret', '');
+    resources[id] = {
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: {
+        Name: `lambda-runner/${stage}/github-app-${number}`,
+        Description: `GitHub App ${number} credentials {"appId","privateKey"}; set by npm run deploy:secrets -- --app ${number}`,
+        KmsKeyId: { Ref: 'SecretsKey' },
+        SecretString: '{"appId":"","privateKey":""}',
+      },
+    };
+    resources[`${id}Readers`] = readersOnly(id, ['BrokerRole']);
+  }
+  return resources;
+}
+
+/** The logical ids of the additional Apps' secrets: AppSecret2, AppSecret3, ... */
+const additionalAppSecretIds = (/** @type {number} */ count) =>
+  Array.from({ length: count }, (_, index) => `AppSecret${index + 2}`);
+
+/** The stage's secrets, KMS-encrypted with the stack's own key. */
+function secrets(/** @type {string} */ stage, additionalApps = 0) {
   return {
+    ...additionalAppSecrets(stage, additionalApps),
     SecretsKey: {
       Type: 'AWS::KMS::Key',
       Properties: {
@@ -133,4 +161,4 @@ function secrets(/** @type {string} */ stage) {
   };
 }
 
-module.exports = { secrets };
+module.exports = { secrets, additionalAppSecretIds };

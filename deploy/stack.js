@@ -15,7 +15,7 @@ const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
 const { alarms, dashboard } = require('./monitoring');
 const { roles } = require('./roles');
-const { secrets } = require('./secrets');
+const { secrets, additionalAppSecretIds } = require('./secrets');
 const { checkConcurrencyHeadroom, splitList } = require('./parameters');
 const { checkEnvironmentSizes } = require('./environment-size');
 const RELEASE = require('./runner-release.json');
@@ -44,6 +44,19 @@ const shellEnvironment = () =>
       (entry) => entry[1] !== undefined && !entry[0].startsWith('npm_'),
     ),
   );
+
+/**
+ * The broker's additional Apps: their secrets' ARNs, comma-separated (none: nothing set).
+ * @param {number} count
+ */
+const additionalAppsEnvironment = (count) =>
+  count > 0
+    ? {
+        ADDITIONAL_APP_SECRET_ARNS: {
+          'Fn::Join': [',', additionalAppSecretIds(count).map((id) => ({ Ref: id }))],
+        },
+      }
+    : {};
 
 /**
  * Everything the template depends on, read once per command: the stage file, the command line
@@ -299,6 +312,7 @@ function brokerFunction(s, name, profiles, runnerVersion, deployment) {
         ? shellEnvironment()
         : {
             GITHUB_APP_SECRET_ARN: { Ref: 'AppSecret' },
+            ...additionalAppsEnvironment(Number(s.params.additionalApps)),
             WEBHOOK_SECRET_ARN: { Ref: 'WebhookSecret' },
             BROKER_DLQ_URL: { Ref: 'BrokerDeadLetterQueue' },
             DISPATCH_QUEUE_URL: { Ref: 'DispatchQueue' },
@@ -470,7 +484,7 @@ function resources() {
   const brokerName = `lambda-runner-${s.stage}-broker`;
   return {
     Resources: {
-      ...secrets(s.stage),
+      ...secrets(s.stage, Number(s.params.additionalApps)),
       BrokerDeadLetterQueue: {
         Type: 'AWS::SQS::Queue',
         Properties: {
@@ -509,6 +523,7 @@ function resources() {
         runnerNames,
         jobPolicies: s.jobPolicies,
         builds: buildAccess(builds),
+        additionalApps: Number(s.params.additionalApps),
         guard: {
           stage: s.stage,
           webhookName,

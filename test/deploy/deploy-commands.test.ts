@@ -89,6 +89,35 @@ describe('deploy:secrets', () => {
     expect(secretsMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
   });
 
+  it("puts an additional App's credentials into its own secret alone (--app 2)", async () => {
+    secretsMock.on(PutSecretValueCommand).resolves({ VersionId: 'v-2' });
+    const printed = await run([
+      'secrets',
+      '--stage',
+      'prod',
+      '--app',
+      '2',
+      '--env-file',
+      goodEnv(),
+    ]);
+    expect(
+      secretsMock.commandCalls(PutSecretValueCommand).map((call) => call.args[0].input),
+    ).toEqual([
+      {
+        SecretId: 'lambda-runner/prod/github-app-2',
+        SecretString: JSON.stringify({ appId: '4242', privateKey: appKeys.privateKey.trim() }),
+      },
+    ]);
+    expect(printed).toEqual(['stored lambda-runner/prod/github-app-2 (version v-2)']);
+  });
+
+  it('refuses an App number outside 1 to 5, by name, storing nothing', async () => {
+    await expect(
+      run(['secrets', '--stage', 'prod', '--app', '9', '--env-file', goodEnv()]),
+    ).rejects.toThrow(/--app must be 1/);
+    expect(secretsMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+  });
+
   it('says to deploy first when the stage has no secrets (a wrong stage)', async () => {
     const missing = Object.assign(new Error("Secrets Manager can't find the specified secret."), {
       name: 'ResourceNotFoundException',

@@ -27,7 +27,8 @@ const managed = {
 };
 const VARIANTS = [
   { column: 'no jobPolicies', args: [] as string[] },
-  { column: 'sam-deploy', args: ['--param=jobPolicies=sam-deploy'] },
+  // With a second App: its secret is read like the first's.
+  { column: 'sam-deploy', args: ['--param=jobPolicies=sam-deploy', '--param=additionalApps=1'] },
   { column: 'PowerUserAccess', args: [`--param=jobPolicies=${POWER_USER}`] },
 ];
 
@@ -329,7 +330,7 @@ describe('the runner (job) role, evaluated', () => {
 });
 
 describe('who reads the secrets', () => {
-  it('is the broker for the App key, the webhook and the broker for the webhook secret, and no one else', async () => {
+  it('is the broker for the App keys (the first and a second App), the webhook and the broker for the webhook secret, and no one else', async () => {
     const stack = new Stack(templates.get('sam-deploy')!);
     // A role of the account that may do everything, as broad identity policies go.
     const everything = {
@@ -367,16 +368,17 @@ describe('who reads the secrets', () => {
     for (const [name, principal] of Object.entries(who))
       decisions[name] = [
         word(await evaluate(stack, principal, read('AppSecret'))),
+        word(await evaluate(stack, principal, read('AppSecret2'))),
         word(await evaluate(stack, principal, read('WebhookSecret'))),
         word(await evaluate(stack, principal, { ...decrypt, context: decrypt.context })),
       ];
     expect(decisions).toEqual({
-      broker: ['allowed', 'allowed', 'allowed'],
-      webhook: ['denied', 'allowed', 'allowed'],
-      runner: ['denied', 'denied', 'denied'],
-      'job function': ['denied', 'denied', 'denied'],
+      broker: ['allowed', 'allowed', 'allowed', 'allowed'],
+      webhook: ['denied', 'denied', 'allowed', 'allowed'],
+      runner: ['denied', 'denied', 'denied', 'denied'],
+      'job function': ['denied', 'denied', 'denied', 'denied'],
       // It may decrypt through Secrets Manager (storing a value needs that), never read a value.
-      everything: ['denied', 'denied', 'allowed'],
+      everything: ['denied', 'denied', 'denied', 'allowed'],
     });
   });
 });

@@ -55,6 +55,7 @@ describe('deploy parameters: each bad value is refused by name with what is allo
     ],
     ['runnerVersion', 'latest', /runnerVersion="latest": must be a release version .*never latest/],
     ['runnerAllowStale', 'yes', /runnerAllowStale="yes": must be one of false, true/],
+    ['additionalApps', '5', /additionalApps="5": must be a whole number from 0 to 4/],
     ['baseImageDigest', 'nodejs:22', /baseImageDigest="nodejs:22": must be sha256/],
     ['gheHost', 'https://ghe', /gheHost="https:\/\/ghe": must be a host name/],
     ['gheHost', 'ghe.example.com:99999', /gheHost=.*optional :port from 1 to 65535/],

@@ -396,6 +396,7 @@ describe('serverless package with runner profiles and parameters', () => {
         '--param=jobPolicies=sam-deploy',
         '--param=alarmEmail=ops@example.com',
         '--param=logRetentionDays=14',
+        '--param=additionalApps=2',
       ],
       {
         RUNNER_PROFILES_FILE: file,
@@ -490,6 +491,26 @@ describe('serverless package with runner profiles and parameters', () => {
       'BrokerDeadLetterQueue',
     ])
       expect(JSON.stringify(deny('RunnerRole'))).toContain(own);
+  });
+
+  it('gives each additional App a secret of its own that the broker alone reads, and tells the broker where', () => {
+    expect(template.Resources.AppSecret2!.Properties).toMatchObject({
+      Name: 'lambda-runner/citest/github-app-2',
+      KmsKeyId: { Ref: 'SecretsKey' },
+    });
+    expect(template.Resources.AppSecret3!.Properties.Name).toBe(
+      'lambda-runner/citest/github-app-3',
+    );
+    expect(template.Resources.AppSecret4).toBeUndefined();
+    expect(
+      template.Resources.AppSecret3Readers!.Properties.ResourcePolicy.Statement[0].Condition,
+    ).toEqual({
+      StringNotEquals: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': ['BrokerRole', 'Arn'] }] },
+    });
+    expect(
+      template.Resources.BrokerLambdaFunction!.Properties.Environment.Variables
+        .ADDITIONAL_APP_SECRET_ARNS,
+    ).toEqual({ 'Fn::Join': [',', [{ Ref: 'AppSecret2' }, { Ref: 'AppSecret3' }]] });
   });
 
   it('honours the log retention parameter and the alarm e-mail', () => {

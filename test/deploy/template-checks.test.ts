@@ -72,7 +72,7 @@ const variants: [string, string[], Record<string, string>][] = [
     ],
     { RUNNER_PROFILES_FILE: buildProfilesFile },
   ],
-  ['sam-deploy', ['--param=jobPolicies=sam-deploy'], {}],
+  ['sam-deploy', ['--param=jobPolicies=sam-deploy', '--param=additionalApps=4'], {}],
   ['ghes', ['--param=gheHost=github.example.com:8443', '--param=gheProtocol=https'], {}],
   [
     'limits-low',
