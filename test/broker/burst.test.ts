@@ -55,6 +55,20 @@ it('two Apps dispatch the same burst in about half the time, each App under its 
   expect(two.dispatchedAllMs).toBeLessThanOrEqual(0.55 * burst.dispatchedAllMs);
 });
 
+it('brokers killed between a registration and its start lose no job: each job is dispatched again', async () => {
+  // Five containers stop the moment GitHub registered their runner; their batches come back
+  // after the queue's visibility timeout, and the 409 on the same name reclaims the registration.
+  const killed = await runBurst({ jobs: 200, killAfterRegistration: 5 });
+  expect(killed).toMatchObject({
+    killed: 5,
+    completed: 200,
+    lost: 0,
+    ranTwice: 0,
+    registrationsLeft: 0,
+    deadLetters: 0,
+  });
+});
+
 describe('a planted fault makes it fail', () => {
   it('brokers that ignore the shared wait call GitHub inside its windows', async () => {
     const faulty = await runBurst({ jobs: 1000, fault: 'ignore-shared-wait' });

@@ -33,6 +33,8 @@ export interface BurstOptions {
   readonly runnerStartMs?: number;
   readonly idleTimeoutMs?: number;
   readonly latencyMs?: number;
+  /** Broker containers stopped between a runner's registration and its start (a crash). */
+  readonly killAfterRegistration?: number;
   /** A planted fault, to show the suite catches it. */
   readonly fault?: 'ignore-shared-wait' | 'drop-refused';
   /** Give up (and count what is left as lost) after this much virtual time. */
@@ -53,6 +55,8 @@ export interface BurstReport {
   readonly coldStarts: number;
   readonly maxMintsPerColdStart: number;
   readonly timeouts: number;
+  /** Containers stopped between registration and start. */
+  readonly killed: number;
   readonly deadLetters: number;
   readonly webhookFailures: number;
   readonly waitedInQueue: number;
@@ -114,6 +118,7 @@ class BurstRun {
   lastStartAt = START;
   coldStarts = 0;
   timeouts = 0;
+  kills = 0;
   webhookFailures = 0;
 
   constructor(private readonly options: BurstOptions) {
@@ -238,12 +243,33 @@ class BurstRun {
         dynamodb:
           this.options.fault === 'ignore-shared-wait' ? failingPace(this.table) : this.table,
       } as never,
-      executors: { lambda: this.executor },
+      // A stopped container starts nothing: the Lambda that would have run it is gone.
+      executors: {
+        lambda: (payload, profile) =>
+          state.alive ? this.executor(payload, profile) : Promise.reject(new Error('stopped')),
+      },
       log: this.counted.log,
       metrics: quietMetrics,
-      fetch: this.github.fetchFor(state.id, () => state.alive),
+      fetch: this.killable(state),
     });
     return state;
+  }
+
+  /**
+   * The container's way to GitHub; with `killAfterRegistration`, the first such containers are
+   * stopped the moment GitHub has registered a runner for them, before they can start it.
+   */
+  private killable(state: Container): typeof fetch {
+    const fetch = this.github.fetchFor(state.id, () => state.alive);
+    return (async (input: string | URL | Request, init?: RequestInit) => {
+      const response = await fetch(input, init);
+      const registered = String(input).endsWith('/generate-jitconfig') && response.status === 201;
+      if (registered && this.kills < (this.options.killAfterRegistration ?? 0)) {
+        this.kills += 1;
+        state.alive = false;
+      }
+      return response;
+    }) as typeof fetch;
   }
 
   private brokerEnv(): Record<string, string> {
@@ -284,7 +310,7 @@ class BurstRun {
       })),
     };
     const answer = await withTimeout(broker.handler(event), 120_000);
-    if (answer === 'timeout') {
+    if (answer === 'timeout' || !broker.alive) {
       this.timeouts += 1;
       broker.alive = false;
       return;
@@ -443,7 +469,8 @@ function report(run: BurstRun, options: BurstOptions): BurstReport {
     refusals: github.calls.filter((call) => call.status === 403 || call.status === 429).length,
     coldStarts: run.coldStarts,
     maxMintsPerColdStart: Math.max(0, ...github.mints.values()),
-    timeouts: run.timeouts,
+    timeouts: run.timeouts - run.kills,
+    killed: run.kills,
     deadLetters: run.dispatchQueue.deadLetters.length + run.settleQueue.deadLetters.length,
     webhookFailures: run.webhookFailures,
     waitedInQueue: run.counted.counts.waitedInQueue,

@@ -53,6 +53,12 @@ export interface Runner {
   readonly createdAt: number;
   busy: boolean;
   status: 'online' | 'offline';
+  readonly labels: readonly string[];
+}
+
+interface Registration {
+  readonly name: string;
+  readonly labels?: readonly string[];
 }
 
 type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
@@ -242,10 +248,7 @@ export class LimitedGitHub {
     const id = Number(/\/(\d+)$/.exec(rest)?.[1]);
     const routes: [RegExp, () => Answer][] = [
       [/^GET jobs\/\d+$/, () => this.job(id)],
-      [
-        /^POST runners\/generate-jitconfig$/,
-        () => this.register(scope, (body as { name: string }).name),
-      ],
+      [/^POST runners\/generate-jitconfig$/, () => this.register(scope, body as Registration)],
       [/^GET runners\/\d+$/, () => this.runner(scope, id)],
       [/^DELETE runners\/\d+$/, () => this.unregister(scope, id)],
       [/^GET runners$/, () => this.findRunner(scope, url)],
@@ -292,7 +295,7 @@ export class LimitedGitHub {
     };
   }
 
-  private register(repo: string, name: string): Answer {
+  private register(repo: string, { name, labels }: Registration): Answer {
     if ([...this.runners.values()].some((runner) => runner.repo === repo && runner.name === name))
       return { status: 409, body: { message: 'Already exists - A runner with this name exists' } };
     const runner: Runner = {
@@ -302,6 +305,7 @@ export class LimitedGitHub {
       createdAt: Date.now(),
       busy: false,
       status: 'offline',
+      labels: labels ?? [],
     };
     this.runners.set(runner.id, runner);
     return {
@@ -338,7 +342,7 @@ export class LimitedGitHub {
       os: 'linux',
       status: runner.status,
       busy: runner.busy,
-      labels: [{ id: 1, name: 'lambda-runner', type: 'custom' }],
+      labels: runner.labels.map((name, index) => ({ id: index + 1, name, type: 'custom' })),
     };
   }
 
