@@ -44,6 +44,8 @@ export interface BrokerConfig {
   readonly redeliveryMaxAttempts: number;
   /** GitHub calls one redelivery run may make. */
   readonly redeliveryMaxCalls: number;
+  /** Redeliveries one schedule run may ask for, scaled to the failures it finds. */
+  readonly redeliveriesPerRun: number;
   /** The broker's SQS dead-letter queue, replayed on the schedule. */
   readonly deadLetterQueueUrl?: string;
   /**
@@ -103,6 +105,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     redeliveryWindowMs: read.int('REDELIVERY_WINDOW_MINUTES', 60, 1) * 60_000,
     redeliveryMaxAttempts: read.int('REDELIVERY_MAX_ATTEMPTS', 3, 1),
     redeliveryMaxCalls: read.int('REDELIVERY_MAX_CALLS', 50, 1),
+    redeliveriesPerRun: read.int('REDELIVERIES_PER_RUN', 150, 1),
     deadLetterQueueUrl: read.string('BROKER_DLQ_URL'),
     rateLimitMaxSleepMs: read.int('RATE_LIMIT_MAX_SLEEP_SECONDS', 60, 0) * 1000,
     pointsPerMinute: read.int('GITHUB_POINTS_PER_MINUTE', 0, 0),

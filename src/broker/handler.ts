@@ -374,6 +374,7 @@ async function schedule(deps: Ready, event: unknown) {
         windowMs: deps.config.redeliveryWindowMs,
         maxAttempts: deps.config.redeliveryMaxAttempts,
         maxCalls: deps.config.redeliveryMaxCalls,
+        maxRedeliveries: deps.config.redeliveriesPerRun,
         log: deps.log,
         metrics: deps.metrics,
       }),

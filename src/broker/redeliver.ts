@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { recordBroker, type Metrics } from '../metrics';
+import { RateLimitedError } from './errors';
 import type { GitHubClient } from './github-client';
 
 export interface RedeliverOptions {
@@ -9,8 +10,13 @@ export interface RedeliverOptions {
   readonly windowMs: number;
   /** Redeliveries per delivery (guid) at most, over its whole life. */
   readonly maxAttempts: number;
-  /** GitHub calls one run may make. */
+  /** GitHub calls one run may make to list the App's deliveries. */
   readonly maxCalls: number;
+  /**
+   * Redeliveries one run may ask for: as many as it finds failed, up to this (default 150, 750
+   * of the App's 900 points a minute). The rest wait for the next run.
+   */
+  readonly maxRedeliveries?: number;
   readonly log: Logger;
   readonly metrics?: Metrics;
   readonly now?: () => number;
@@ -38,7 +44,9 @@ interface HookDelivery {
  * answered 5xx, or nothing): GitHub never retries them by itself. Walks the App's delivery log
  * back over the window, groups attempts by delivery (guid), and redelivers each failed one
  * that has been redelivered fewer than `maxAttempts` times. A delivery GitHub refuses to
- * redeliver (404, 422) is dropped with a log line. Bounded by `maxCalls`.
+ * redeliver (404, 422) is dropped with a log line. The listing is bounded by `maxCalls`; the
+ * redeliveries scale with the failures found, up to `maxRedeliveries`, paced like every call
+ * of the App's (a rate-limit window past the sleep bound ends the run's redeliveries early).
  */
 export async function redeliverFailed(options: RedeliverOptions): Promise<RedeliverReport> {
   const report = {
@@ -48,8 +56,10 @@ export async function redeliverFailed(options: RedeliverOptions): Promise<Redeli
     exhausted: [] as string[],
   };
   const { deliveries, truncated } = await listWindow(options, report);
+  const budget = options.maxRedeliveries ?? 150;
   for (const attempts of groupFailed(deliveries).values()) {
-    if (report.calls >= options.maxCalls) return { ...report, truncated: true };
+    if (report.redelivered.length + report.dropped.length >= budget)
+      return { ...report, truncated: true };
     const guid = attempts[0]!.guid;
     if (attempts.filter((attempt) => attempt.redelivery).length >= options.maxAttempts) {
       report.exhausted.push(guid);
@@ -72,6 +82,11 @@ export async function redeliverFailed(options: RedeliverOptions): Promise<Redeli
         'failed delivery redelivered',
       );
     } catch (error) {
+      // GitHub asked the App to wait longer than a function sleeps: the rest go next run.
+      if (error instanceof RateLimitedError) {
+        options.log.warn({ guid }, 'redeliveries paused for GitHub rate limit window');
+        return { ...report, truncated: true };
+      }
       const status = (error as { status?: number }).status;
       if (status !== 404 && status !== 422) throw error;
       report.dropped.push(guid);

@@ -125,7 +125,7 @@ describe('the schedule redelivers failed webhook deliveries', () => {
     expect(records()).toContainEqual(expect.objectContaining({ guid: 'gone', status: 422 }));
   });
 
-  it('stops at its call budget', async () => {
+  it('stops at its redelivery budget; the rest wait for the next run', async () => {
     noInstallations();
     nock(API)
       .get('/app/hook/deliveries')
@@ -133,9 +133,46 @@ describe('the schedule redelivers failed webhook deliveries', () => {
       .reply(200, [attempt(31, 'a', 503, minute), attempt(32, 'b', 503, minute)])
       .post('/app/hook/deliveries/31/attempts')
       .reply(202, {});
-    const { handler } = broker({ REDELIVERY_MAX_CALLS: '2' });
+    const { handler } = broker({ REDELIVERIES_PER_RUN: '1' });
     const report = (await handler(SCHEDULE)) as { redeliveries: Record<string, unknown> };
     expect(report.redeliveries).toMatchObject({ calls: 2, truncated: true, redelivered: ['a'] });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('scales with the failures it finds: 120 failed deliveries are all redelivered in one run', async () => {
+    noInstallations();
+    const failed = Array.from({ length: 120 }, (_, i) => attempt(1000 + i, `g-${i}`, 503, minute));
+    const redelivered: number[] = [];
+    nock(API)
+      .get('/app/hook/deliveries')
+      .query(true)
+      .reply(200, failed)
+      .post(/\/app\/hook\/deliveries\/\d+\/attempts/)
+      .times(120)
+      .reply(function (uri) {
+        redelivered.push(Number(uri.split('/')[4]));
+        return [202, {}];
+      });
+    const { handler } = broker({ REDELIVERY_MAX_CALLS: '5' });
+    const report = (await handler(SCHEDULE)) as { redeliveries: Record<string, unknown> };
+    expect(redelivered).toHaveLength(120);
+    expect(report.redeliveries).toMatchObject({ calls: 121, truncated: false });
+  });
+
+  it('pauses when GitHub asks the App to wait past the sleep bound: no call inside the window, no failed run', async () => {
+    noInstallations();
+    nock(API)
+      .get('/app/hook/deliveries')
+      .query(true)
+      .reply(200, [attempt(41, 'a', 503, minute), attempt(42, 'b', 503, minute)])
+      .post('/app/hook/deliveries/41/attempts')
+      .reply(429, { message: 'secondary rate limit' }, { 'retry-after': '600' });
+    const { handler, records } = broker({ RATE_LIMIT_MAX_SLEEP_SECONDS: '1' });
+    const report = (await handler(SCHEDULE)) as { redeliveries: Record<string, unknown> };
+    expect(report.redeliveries).toMatchObject({ truncated: true, redelivered: [] });
+    expect(records()).toContainEqual(
+      expect.objectContaining({ msg: 'redeliveries paused for GitHub rate limit window' }),
+    );
     expect(nock.isDone()).toBe(true);
   });
 });
