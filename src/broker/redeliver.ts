@@ -49,51 +49,63 @@ interface HookDelivery {
  * of the App's (a rate-limit window past the sleep bound ends the run's redeliveries early).
  */
 export async function redeliverFailed(options: RedeliverOptions): Promise<RedeliverReport> {
-  const report = {
-    calls: 0,
-    redelivered: [] as string[],
-    dropped: [] as string[],
-    exhausted: [] as string[],
-  };
+  const report: Report = { calls: 0, redelivered: [], dropped: [], exhausted: [] };
   const { deliveries, truncated } = await listWindow(options, report);
   const budget = options.maxRedeliveries ?? 150;
   for (const attempts of groupFailed(deliveries).values()) {
     if (report.redelivered.length + report.dropped.length >= budget)
       return { ...report, truncated: true };
-    const guid = attempts[0]!.guid;
-    if (attempts.filter((attempt) => attempt.redelivery).length >= options.maxAttempts) {
-      report.exhausted.push(guid);
-      options.log.warn(
-        { guid, attempts: attempts.length },
-        'delivery failed every redelivery: given up',
-      );
-      continue;
-    }
-    const latest = attempts.reduce((a, b) => (a.delivered_at > b.delivered_at ? a : b));
-    report.calls += 1;
-    try {
-      await options.app.request('POST /app/hook/deliveries/{delivery_id}/attempts', {
-        delivery_id: latest.id,
-      });
-      report.redelivered.push(guid);
-      recordBroker(options.metrics, 'Redeliveries', 'failed-delivery');
-      options.log.info(
-        { guid, deliveryId: guid, attempt: attempts.length + 1 },
-        'failed delivery redelivered',
-      );
-    } catch (error) {
-      // GitHub asked the App to wait longer than a function sleeps: the rest go next run.
-      if (error instanceof RateLimitedError) {
-        options.log.warn({ guid }, 'redeliveries paused for GitHub rate limit window');
-        return { ...report, truncated: true };
-      }
-      const status = (error as { status?: number }).status;
-      if (status !== 404 && status !== 422) throw error;
-      report.dropped.push(guid);
-      options.log.warn({ guid, status }, 'GitHub refused to redeliver a failed delivery: dropped');
-    }
+    if (exhausted(attempts, options, report)) continue;
+    if ((await redeliver(attempts, options, report)) === 'paused')
+      return { ...report, truncated: true };
   }
   return { ...report, truncated };
+}
+
+type Report = Omit<RedeliverReport, 'truncated'> & { calls: number };
+
+/** True (and a log line) when the delivery was redelivered as often as allowed. */
+function exhausted(attempts: HookDelivery[], options: RedeliverOptions, report: Report) {
+  if (attempts.filter((attempt) => attempt.redelivery).length < options.maxAttempts) return false;
+  report.exhausted.push(attempts[0]!.guid);
+  options.log.warn(
+    { guid: attempts[0]!.guid, attempts: attempts.length },
+    'delivery failed every redelivery: given up',
+  );
+  return true;
+}
+
+/** Asks GitHub to deliver the latest attempt again; 'paused' when GitHub asked the App to wait. */
+async function redeliver(
+  attempts: HookDelivery[],
+  options: RedeliverOptions,
+  report: Report,
+): Promise<'done' | 'paused'> {
+  const guid = attempts[0]!.guid;
+  const latest = attempts.reduce((a, b) => (a.delivered_at > b.delivered_at ? a : b));
+  report.calls += 1;
+  try {
+    await options.app.request('POST /app/hook/deliveries/{delivery_id}/attempts', {
+      delivery_id: latest.id,
+    });
+    report.redelivered.push(guid);
+    recordBroker(options.metrics, 'Redeliveries', 'failed-delivery');
+    options.log.info(
+      { guid, deliveryId: guid, attempt: attempts.length + 1 },
+      'failed delivery redelivered',
+    );
+  } catch (error) {
+    // GitHub asked the App to wait longer than a function sleeps: the rest go next run.
+    if (error instanceof RateLimitedError) {
+      options.log.warn({ guid }, 'redeliveries paused for GitHub rate limit window');
+      return 'paused';
+    }
+    const status = (error as { status?: number }).status;
+    if (status !== 404 && status !== 422) throw error;
+    report.dropped.push(guid);
+    options.log.warn({ guid, status }, 'GitHub refused to redeliver a failed delivery: dropped');
+  }
+  return 'done';
 }
 
 async function listWindow(options: RedeliverOptions, report: { calls: number }) {
