@@ -7,6 +7,7 @@ import { benchIsolation } from './isolation';
 import { benchRunnerGitHub } from './runner-github';
 import { benchRunnerPrep } from './runner-prep';
 import { benchColdImport } from './webhook';
+import { runBurstApart } from '../test/support/burst/child';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'true'; // the benches measure, they do not report
 
@@ -41,6 +42,11 @@ async function main() {
   const prep = await benchRunnerPrep();
   const github = await benchRunnerGitHub();
   const isolation = await benchIsolation();
+  const burst = await runBurstApart({ jobs: 3000 });
+  const burstTwoApps = await runBurstApart({ jobs: 3000, apps: 2 });
+  const seconds = (value: number) => `${(value / 1000).toFixed(0)} s`;
+  const clean = (run: typeof burst) =>
+    `lost ${run.lost}, registrations left ${run.registrationsLeft}, calls inside windows ${Object.values(run.callsInsideWindows).reduce((a, b) => a + b, 0)}, ${run.callsPerJob.toFixed(2)} GitHub calls a job (${run.installationCallsPerJob.toFixed(2)} on the installation), at most ${run.maxMintsPerColdStart} mint per cold start`;
   const coldRatio = cold.handlerMs / cold.sdkMs;
   const rows = [
     [
@@ -106,6 +112,20 @@ async function main() {
       `${(isolation.versionMedianMs / isolation.sharedMedianMs).toFixed(2)}x`,
       `${isolation.controlPlaneCallsPerJob.toFixed(1)} control-plane calls per job; versions left ${isolation.liveVersions} (the pool); on AWS add a cold start per job (docs/DEPLOYMENT.md)`,
     ],
+    [
+      'P8 burst of 3,000 queued jobs, one App (virtual time)',
+      `every job's runner started in ${seconds(burst.dispatchedAllMs)}`,
+      `pacing floor ${seconds(burst.floorMs)}`,
+      `${burst.ratio.toFixed(3)}x`,
+      `<= 1.2x: ${verdict(burst.ratio <= 1.2)}; ${clean(burst)}`,
+    ],
+    [
+      'P8 the same burst, two Apps (virtual time)',
+      `every job's runner started in ${seconds(burstTwoApps.dispatchedAllMs)} (floor ${seconds(burstTwoApps.floorMs)}, ${burstTwoApps.ratio.toFixed(3)}x)`,
+      `one App ${seconds(burst.dispatchedAllMs)}`,
+      `${(burstTwoApps.dispatchedAllMs / burst.dispatchedAllMs).toFixed(2)}x`,
+      `about half: ${verdict(burstTwoApps.dispatchedAllMs <= 0.55 * burst.dispatchedAllMs)}; ${clean(burstTwoApps)}`,
+    ],
   ];
   const header = ['measure', 'value', 'floor / reference', 'ratio', 'goal'];
   const table = [header, header.map(() => '---'), ...rows]
@@ -141,6 +161,13 @@ async function main() {
     '  and publish, a new runner handler per version: its init) against isolation `shared` (one warm',
     '  runner handler), jobs one after another with the pool refilled between them. Control-plane',
     "  calls count publish, configuration polls, event invoke config and the version's deletion.",
+    '- P8: test/support/burst: 3,000 jobs queued at once through the real webhook and broker handlers',
+    '  on a virtual clock (32 broker containers, half per queue; SQS with visibility timeouts and',
+    '  redrive; runners take any queued job, run 60 s and end), against a GitHub that enforces its',
+    '  limits (5,000 requests an hour per installation, 900 points a minute, 100 concurrent,',
+    '  10,000 registrations an hour; 403 and 429 with retry-after). The floor is when the last call',
+    "  could go at the earliest: the points (5 a registration) in GitHub's minute windows, and the",
+    '  hourly budget, per installation. Two Apps: the second installed on the same repository.',
     '',
   ].join('\n');
   writeFileSync(path.join(__dirname, 'results.md'), doc);
