@@ -143,29 +143,41 @@ function pointsBudget(options: PaceOptions & { now: () => number }) {
   const limit = options.pointsPerMinute ?? 0;
   const local = new Map<string, number>();
   const { dynamodb, tableName, log } = options;
-  /** True when `minute` had room for the points, now booked; a failing table books nothing. */
-  const bookMinute = async (caller: string, minute: number, points: number) => {
+  /**
+   * Adds the points to the minute's `used` (taken now) or `booked` (waited for) count when it
+   * stays within the budget: false when it would not. Other failures are thrown.
+   */
+  const addPoints = async (
+    field: 'used' | 'booked',
+    at: { caller: string; minute: number },
+    points: number,
+  ) => {
     try {
       await dynamodb!.send(
         new UpdateItemCommand({
           TableName: tableName,
-          Key: { pk: { S: `points#${caller}` }, sk: { S: String(minute) } },
-          UpdateExpression: 'ADD booked :points SET expiresAt = :expires',
-          ConditionExpression: 'attribute_not_exists(booked) OR booked <= :room',
+          Key: { pk: { S: `points#${at.caller}` }, sk: { S: String(at.minute) } },
+          UpdateExpression: `ADD ${field} :points SET expiresAt = :expires`,
+          ConditionExpression: `attribute_not_exists(${field}) OR ${field} <= :room`,
           ExpressionAttributeValues: {
             ':points': { N: String(points) },
             ':room': { N: String(limit - points) },
-            ':expires': { N: String(minute * 60 + LIFETIME_S) },
+            ':expires': { N: String(at.minute * 60 + LIFETIME_S) },
           },
         }),
       );
       return true;
     } catch (error) {
       if (conditionFailed(error)) return false;
-      log.warn({ err: error, caller }, 'could not book GitHub points: waiting for the next minute');
-      return true;
+      throw error;
     }
   };
+  /** True when `minute` had room for the points, now booked; a failing table books nothing. */
+  const bookMinute = (caller: string, minute: number, points: number) =>
+    addPoints('booked', { caller, minute }, points).catch((error: unknown) => {
+      log.warn({ err: error, caller }, 'could not book GitHub points: waiting for the next minute');
+      return true;
+    });
   const takeLocally = (caller: string, minute: number, points: number) => {
     const slot = `${caller}#${minute}`;
     const used = local.get(slot) ?? 0;
@@ -196,26 +208,10 @@ function pointsBudget(options: PaceOptions & { now: () => number }) {
     async take(caller: string, minute: number, points: number): Promise<boolean> {
       if (limit <= 0) return true;
       if (!dynamodb || !tableName) return takeLocally(caller, minute, points);
-      try {
-        await dynamodb.send(
-          new UpdateItemCommand({
-            TableName: tableName,
-            Key: { pk: { S: `points#${caller}` }, sk: { S: String(minute) } },
-            UpdateExpression: 'ADD used :points SET expiresAt = :expires',
-            ConditionExpression: 'attribute_not_exists(used) OR used <= :room',
-            ExpressionAttributeValues: {
-              ':points': { N: String(points) },
-              ':room': { N: String(limit - points) },
-              ':expires': { N: String(minute * 60 + LIFETIME_S) },
-            },
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (conditionFailed(error)) return false;
+      return addPoints('used', { caller, minute }, points).catch((error: unknown) => {
         log.warn({ err: error, caller }, 'could not take GitHub points from the shared budget');
         return takeLocally(caller, minute, points);
-      }
+      });
     },
   };
 }

@@ -8,7 +8,7 @@ import { deriveSealKey, seal } from '../../src/seal';
 import type { RunnerPayload } from '../../runner/runner-payload';
 import { dispatchRequest } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig, verifyAppJwt } from '../support/github-app';
-import { GITHUB_API, testBroker } from '../support/test-broker';
+import { GITHUB_API, startedPayloads, testBroker } from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
 
 // A stage may hold more than one App, each installed where the first is and each with GitHub's
@@ -63,15 +63,7 @@ const registers = (token: string, jobId: number, runnerId: number) =>
     .post('/repos/acme/app/actions/runners/generate-jitconfig')
     .reply(201, { runner: { id: runnerId }, encoded_jit_config: encodeJitConfig(runnerId, 'x') });
 
-const payloads = () =>
-  lambdaMock
-    .commandCalls(InvokeCommand)
-    .map(
-      (call) =>
-        JSON.parse(
-          Buffer.from(call.args[0].input.Payload as Uint8Array).toString(),
-        ) as RunnerPayload,
-    );
+const payloads = () => startedPayloads(lambdaMock);
 
 it("registers an odd job's runner with the second App, through its own installation, and an even one's with the first", async () => {
   asApp(second.publicKey).get('/repos/acme/app/installation').reply(200, { id: 88 });

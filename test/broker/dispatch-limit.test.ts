@@ -2,11 +2,10 @@ import nock from 'nock';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deriveSealKey, seal } from '../../src/seal';
-import type { RunnerPayload } from '../../runner/runner-payload';
 import { dispatchRequest } from '../support/dispatch-request';
 import { useDynamo } from '../support/dynalite';
 import { appKeys, encodeJitConfig } from '../support/github-app';
-import { GITHUB_API, testBroker } from '../support/test-broker';
+import { GITHUB_API, startedPayloads, testBroker } from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
 
 // A job that can invoke the broker replays its own runner's destination record, again and again
@@ -64,15 +63,7 @@ const record = (requestPayload: unknown) => ({
   responsePayload: {},
 });
 
-const started = () =>
-  lambdaMock
-    .commandCalls(InvokeCommand)
-    .map(
-      (call) =>
-        JSON.parse(
-          Buffer.from(call.args[0].input.Payload as Uint8Array).toString(),
-        ) as RunnerPayload,
-    );
+const started = () => startedPayloads(lambdaMock);
 
 async function replayAttack(env: Record<string, string>, runAttempt: number) {
   gitHubWhereEveryRunnerIsGone();

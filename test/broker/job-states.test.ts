@@ -67,14 +67,14 @@ describe('the job state store', () => {
 });
 
 describe('the webhook records our jobs from their deliveries', () => {
-  function webhook() {
+  function webhook(table = 'control') {
     const captured = captureLog();
     const handler = createWebhookHandler({
       env: {
         WEBHOOK_SECRET: TEST_SECRET,
         RUNNER_DISPATCH: 'lambda',
         BROKER_FUNCTION_NAME: 'broker',
-        CONTROL_TABLE: 'control',
+        CONTROL_TABLE: table,
       },
       clients: {
         lambda: new LambdaClient({ region: 'us-east-1' }),
@@ -131,24 +131,10 @@ describe('the webhook records our jobs from their deliveries', () => {
   });
 
   it('a table it cannot write costs no job: the delivery is dispatched and the failure logged', async () => {
-    const captured = captureLog();
-    const handler = createWebhookHandler({
-      env: {
-        WEBHOOK_SECRET: TEST_SECRET,
-        RUNNER_DISPATCH: 'lambda',
-        BROKER_FUNCTION_NAME: 'broker',
-        CONTROL_TABLE: 'no-such-table',
-      },
-      clients: {
-        lambda: new LambdaClient({ region: 'us-east-1' }),
-        secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
-        dynamodb: dynamo.current.client,
-      },
-      log: captured.log,
-    });
+    const { handler, lines } = webhook('no-such-table');
     expect((await handler(jobDelivery('queued', 7003))).statusCode).toBe(202);
     expect(invoked()).toHaveLength(1);
-    expect(captured.lines.join('\n')).toContain(
+    expect(lines.join('\n')).toContain(
       "could not record the job's state: the broker will ask GitHub",
     );
   });

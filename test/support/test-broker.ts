@@ -1,5 +1,7 @@
 import nock from 'nock';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
+import type { RunnerPayload } from '../../runner/runner-payload';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createBrokerHandler, type BrokerOptions } from '../../src/broker/handler';
@@ -56,4 +58,16 @@ export function settlesThenDispatchesAgain(scope = mintsToken()): nock.Scope {
     .reply(200, { id: 1001, status: 'queued' })
     .post('/repos/acme/app/actions/runners/generate-jitconfig', (b) => b.name === 'lambda-1001-1-2')
     .reply(201, { runner: { id: 777 }, encoded_jit_config: encodeJitConfig(777, 'y') });
+}
+
+/** The runner payloads the broker invoked runner functions with, in order (a Lambda client mock). */
+export function startedPayloads(lambdaMock: AwsClientStub<LambdaClient>): RunnerPayload[] {
+  return lambdaMock
+    .commandCalls(InvokeCommand)
+    .map(
+      (call) =>
+        JSON.parse(
+          Buffer.from(call.args[0].input.Payload as Uint8Array).toString(),
+        ) as RunnerPayload,
+    );
 }
