@@ -76,39 +76,60 @@ const LIMITED_ATTEMPTS = 3;
  * Every request first waits for its caller's pace (a window GitHub opened for this caller,
  * seen by every container); a 403 or 429 that asks to wait records the window for all and is
  * tried again once it has passed, three times at most. A success that spent the primary budget
- * (`x-ratelimit-remaining: 0`) records its reset the same way.
+ * (`x-ratelimit-remaining` at the reserve) records its reset the same way. A client's writes go
+ * one at a time (GitHub's advice against secondary limits), each checking the pace when its turn
+ * comes, not before it waited for the one ahead.
  */
 function paced(client: GitHubClient, pace: Pace, caller: string, now: () => number): void {
-  client.hook.wrap('request', async (request, options) => {
-    for (let attempt = 1; ; attempt += 1) {
-      await pace.gate(caller);
-      await pace.spend(caller, pointsOf(options.method));
-      try {
-        const response = await request(options);
-        const spent = limitedUntil({ status: 403, headers: primaryOnly(response.headers) }, now());
-        if (spent !== undefined) await pace.hold(caller, spent);
-        return response;
-      } catch (error) {
-        const answer = error as {
-          status?: number;
-          message?: string;
-          response?: { headers?: never };
-        };
-        const until = limitedUntil(
-          { status: answer.status, message: answer.message, headers: answer.response?.headers },
-          now(),
-        );
-        if (until === undefined) throw error;
-        await pace.hold(caller, until);
-        if (attempt >= LIMITED_ATTEMPTS) throw error;
-      }
-    }
+  let writes: Promise<unknown> = Promise.resolve();
+  client.hook.wrap('request', (request, options) => {
+    const send = () => pacedRequest(request, options, { pace, caller, now });
+    if (pointsOf(options.method) === 1) return send();
+    const turn = writes.then(send);
+    writes = turn.catch(() => undefined);
+    return turn;
   });
 }
 
-/** The primary-limit headers of a successful answer, when they say the budget is spent. */
+async function pacedRequest<T>(
+  request: (options: never) => T | Promise<T>,
+  options: { method?: string },
+  { pace, caller, now }: { pace: Pace; caller: string; now: () => number },
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    await pace.gate(caller);
+    await pace.spend(caller, pointsOf(options.method));
+    try {
+      const response = await request(options as never);
+      const headers = (response as { headers: Record<string, unknown> }).headers;
+      const spent = limitedUntil({ status: 403, headers: primaryOnly(headers) }, now());
+      if (spent !== undefined) await pace.hold(caller, spent);
+      return response;
+    } catch (error) {
+      const answer = error as { status?: number; message?: string; response?: { headers?: never } };
+      const until = limitedUntil(
+        { status: answer.status, message: answer.message, headers: answer.response?.headers },
+        now(),
+      );
+      if (until === undefined) throw error;
+      await pace.hold(caller, until);
+      if (attempt >= LIMITED_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * Requests of the primary budget kept back for calls already on their way: brokers run many
+ * requests at once, and those sent before GitHub's answer said the budget was nearly spent would
+ * otherwise be refused inside the window the last of them opened.
+ */
+export const PRIMARY_RESERVE = 25;
+
+/** The primary-limit headers of a successful answer, when they say the budget is (nearly) spent. */
 function primaryOnly(headers: Record<string, unknown>): Record<string, string> | undefined {
-  if (String(headers['x-ratelimit-remaining']) !== '0') return undefined;
+  const remaining = Number(headers['x-ratelimit-remaining']);
+  if (headers['x-ratelimit-remaining'] === undefined || !(remaining <= PRIMARY_RESERVE))
+    return undefined;
   return {
     'x-ratelimit-remaining': '0',
     'x-ratelimit-reset': String(headers['x-ratelimit-reset']),

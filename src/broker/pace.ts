@@ -85,14 +85,16 @@ export function createPace(options: PaceOptions): Pace {
 
   const budget = pointsBudget({ ...options, now });
 
+  async function gate(caller: string): Promise<void> {
+    for (;;) {
+      const until = await waitUntil(caller);
+      if (until - now() <= 0) return;
+      await waitOut(caller, until, 'GitHub asked to wait');
+    }
+  }
+
   return {
-    async gate(caller) {
-      for (;;) {
-        const until = await waitUntil(caller);
-        if (until - now() <= 0) return;
-        await waitOut(caller, until, 'GitHub asked to wait');
-      }
-    },
+    gate,
 
     async spend(caller, points) {
       for (;;) {
@@ -100,6 +102,8 @@ export function createPace(options: PaceOptions): Pace {
         if (await budget.take(caller, minute, points)) return;
         const booked = await budget.book(caller, minute + 1, points);
         await waitOut(caller, booked * 60_000, "this minute's points are spent");
+        // While this container slept, another may have heard GitHub ask to wait.
+        await gate(caller);
       }
     },
 

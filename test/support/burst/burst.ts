@@ -33,6 +33,8 @@ export interface BurstOptions {
   readonly runnerStartMs?: number;
   readonly idleTimeoutMs?: number;
   readonly latencyMs?: number;
+  /** GitHub's limits, when tighter than its published ones (the brokers still budget 900). */
+  readonly github?: { readonly pointsPerMinute?: number; readonly hourly?: number };
   /** Broker containers stopped between a runner's registration and its start (a crash). */
   readonly killAfterRegistration?: number;
   /** A planted fault, to show the suite catches it. */
@@ -52,6 +54,8 @@ export interface BurstReport {
   readonly callsPerJob: number;
   readonly installationCallsPerJob: number;
   readonly refusals: number;
+  /** GitHub's refusals by status: 403 and 429. */
+  readonly refusedWith: Record<string, number>;
   readonly coldStarts: number;
   readonly maxMintsPerColdStart: number;
   readonly timeouts: number;
@@ -125,7 +129,11 @@ class BurstRun {
     const apps = [{ appId: '4242', publicKey: appKeys.publicKey, installationId: 77 }];
     if ((options.apps ?? 1) > 1)
       apps.push({ appId: '5353', publicKey: SECOND_APP.publicKey, installationId: 88 });
-    this.github = new LimitedGitHub({ apps, latencyMs: options.latencyMs ?? 100 });
+    this.github = new LimitedGitHub({
+      apps,
+      latencyMs: options.latencyMs ?? 100,
+      ...options.github,
+    });
     const wake = () => this.mappings?.forEach((queue) => queue.pump());
     this.dispatchQueue = new SimQueue(
       queueUrl('dispatch'),
@@ -467,6 +475,12 @@ function report(run: BurstRun, options: BurstOptions): BurstReport {
     callsPerJob: github.calls.length / options.jobs,
     installationCallsPerJob: installation.length / options.jobs,
     refusals: github.calls.filter((call) => call.status === 403 || call.status === 429).length,
+    refusedWith: Object.fromEntries(
+      [403, 429].map((status) => [
+        String(status),
+        github.calls.filter((call) => call.status === status).length,
+      ]),
+    ),
     coldStarts: run.coldStarts,
     maxMintsPerColdStart: Math.max(0, ...github.mints.values()),
     timeouts: run.timeouts - run.kills,
