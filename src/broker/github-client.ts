@@ -77,45 +77,100 @@ const LIMITED_ATTEMPTS = 3;
  * seen by every container); a 403 or 429 that asks to wait records the window for all and is
  * tried again once it has passed, three times at most. A success that spent the primary budget
  * (`x-ratelimit-remaining` at the reserve) records its reset the same way. A client's writes go
- * one at a time (GitHub's advice against secondary limits), each checking the pace when its turn
- * comes, not before it waited for the one ahead.
+ * one at a time (GitHub's advice against secondary limits); one that waited for the write ahead
+ * of it looks at the window again before it goes, and waits no pace while it holds its turn.
  */
 function paced(client: GitHubClient, pace: Pace, caller: string, now: () => number): void {
-  let writes: Promise<unknown> = Promise.resolve();
-  client.hook.wrap('request', (request, options) => {
-    const send = () => pacedRequest(request, options, { pace, caller, now });
-    if (pointsOf(options.method) === 1) return send();
-    const turn = writes.then(send);
-    writes = turn.catch(() => undefined);
-    return turn;
-  });
+  const writes = oneAtATime();
+  client.hook.wrap('request', (request, options) =>
+    pacedRequest(request, options, {
+      pace,
+      caller,
+      now,
+      ...(pointsOf(options.method) === 1 ? {} : { turns: writes }),
+    }),
+  );
 }
 
 async function pacedRequest<T>(
   request: (options: never) => T | Promise<T>,
   options: { method?: string },
-  { pace, caller, now }: { pace: Pace; caller: string; now: () => number },
+  context: { pace: Pace; caller: string; now: () => number; turns?: OneAtATime },
 ): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    await pace.gate(caller);
-    await pace.spend(caller, pointsOf(options.method));
+  const { pace, caller, now } = context;
+  for (let limited = 0; ;) {
+    const turn = await paceAndTurn(options, context);
     try {
-      const response = await request(options as never);
-      const headers = (response as { headers: Record<string, unknown> }).headers;
-      const spent = limitedUntil({ status: 403, headers: primaryOnly(headers) }, now());
-      if (spent !== undefined) await pace.hold(caller, spent);
-      return response;
+      // A window opened while this write waited its turn: back to the pace.
+      if (turn.waited && (await pace.opened(caller))) continue;
+      return await sendAndRecord(request, options, context);
     } catch (error) {
-      const answer = error as { status?: number; message?: string; response?: { headers?: never } };
-      const until = limitedUntil(
-        { status: answer.status, message: answer.message, headers: answer.response?.headers },
-        now(),
-      );
+      const until = limitedUntil(answerOf(error), now());
       if (until === undefined) throw error;
       await pace.hold(caller, until);
-      if (attempt >= LIMITED_ATTEMPTS) throw error;
+      limited += 1;
+      if (limited >= LIMITED_ATTEMPTS) throw error;
+    } finally {
+      turn.release();
     }
   }
+}
+
+/** Waits for the caller's pace and points, then (a write) for its turn. */
+async function paceAndTurn(
+  options: { method?: string },
+  { pace, caller, turns }: { pace: Pace; caller: string; turns?: OneAtATime },
+): Promise<{ waited: boolean; release: () => void }> {
+  await pace.gate(caller);
+  await pace.spend(caller, pointsOf(options.method));
+  return (await turns?.take()) ?? { waited: false, release: () => undefined };
+}
+
+/** Sends the request; an answer that says the primary budget is (nearly) spent is held for all. */
+async function sendAndRecord<T>(
+  request: (options: never) => T | Promise<T>,
+  options: { method?: string },
+  { pace, caller, now }: { pace: Pace; caller: string; now: () => number },
+): Promise<T> {
+  const response = await request(options as never);
+  const headers = (response as { headers: Record<string, unknown> }).headers;
+  const spent = limitedUntil({ status: 403, headers: primaryOnly(headers) }, now());
+  if (spent !== undefined) await pace.hold(caller, spent);
+  return response;
+}
+
+function answerOf(error: unknown) {
+  const answer = error as { status?: number; message?: string; response?: { headers?: never } };
+  return { status: answer.status, message: answer.message, headers: answer.response?.headers };
+}
+
+interface OneAtATime {
+  /** Resolves when it is this caller's turn; `waited` when another held it at the time. */
+  take(): Promise<{ waited: boolean; release: () => void }>;
+}
+
+function oneAtATime(): OneAtATime {
+  let tail: Promise<void> = Promise.resolve();
+  let holders = 0;
+  return {
+    async take() {
+      const waited = holders > 0;
+      holders += 1;
+      const ahead = tail;
+      let release!: () => void;
+      tail = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await ahead;
+      return {
+        waited,
+        release: () => {
+          holders -= 1;
+          release();
+        },
+      };
+    },
+  };
 }
 
 /**
