@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { AppCredentials } from './app-credentials';
 import { limitedUntil, pointsOf, type Pace } from './pace';
 
-const RunnerOctokit = Octokit.plugin(retry, throttling);
+const RunnerOctokit = Octokit.plugin(pacePlugin, retry, throttling);
 export type GitHubClient = InstanceType<typeof RunnerOctokit>;
 
 export interface GitHubClientOptions {
@@ -76,54 +76,42 @@ const LIMITED_ATTEMPTS = 3;
  * Every request first waits for its caller's pace (a window GitHub opened for this caller,
  * seen by every container); a 403 or 429 that asks to wait records the window for all and is
  * tried again once it has passed, three times at most. A success that spent the primary budget
- * (`x-ratelimit-remaining` at the reserve) records its reset the same way. A client's writes go
- * one at a time (GitHub's advice against secondary limits); one that waited for the write ahead
- * of it looks at the window again before it goes, and waits no pace while it holds its turn.
+ * (`x-ratelimit-remaining` at the reserve) records its reset the same way. A plugin of its own,
+ * applied before the retry and throttling plugins, so it runs innermost: the window is looked at
+ * right before the request goes, after any wait in the throttling plugin's queue.
  */
-function paced(client: GitHubClient, pace: Pace, caller: string, now: () => number): void {
-  const writes = oneAtATime();
-  client.hook.wrap('request', (request, options) =>
-    pacedRequest(request, options, {
-      pace,
-      caller,
-      now,
-      ...(pointsOf(options.method) === 1 ? {} : { turns: writes }),
-    }),
+function pacePlugin(octokit: Octokit, options: object) {
+  const paced = (options as { paced?: PacedRequests }).paced;
+  if (!paced) return;
+  octokit.hook.wrap('request', (request, requestOptions) =>
+    pacedRequest(request, requestOptions, paced),
   );
+}
+
+interface PacedRequests {
+  readonly pace: Pace;
+  readonly caller: string;
+  readonly now: () => number;
 }
 
 async function pacedRequest<T>(
   request: (options: never) => T | Promise<T>,
   options: { method?: string },
-  context: { pace: Pace; caller: string; now: () => number; turns?: OneAtATime },
+  context: PacedRequests,
 ): Promise<T> {
   const { pace, caller, now } = context;
-  for (let limited = 0; ;) {
-    const turn = await paceAndTurn(options, context);
+  for (let attempt = 1; ; attempt += 1) {
+    await pace.gate(caller);
+    await pace.spend(caller, pointsOf(options.method));
     try {
-      // A window opened while this write waited its turn: back to the pace.
-      if (turn.waited && (await pace.opened(caller))) continue;
       return await sendAndRecord(request, options, context);
     } catch (error) {
       const until = limitedUntil(answerOf(error), now());
       if (until === undefined) throw error;
       await pace.hold(caller, until);
-      limited += 1;
-      if (limited >= LIMITED_ATTEMPTS) throw error;
-    } finally {
-      turn.release();
+      if (attempt >= LIMITED_ATTEMPTS) throw error;
     }
   }
-}
-
-/** Waits for the caller's pace and points, then (a write) for its turn. */
-async function paceAndTurn(
-  options: { method?: string },
-  { pace, caller, turns }: { pace: Pace; caller: string; turns?: OneAtATime },
-): Promise<{ waited: boolean; release: () => void }> {
-  await pace.gate(caller);
-  await pace.spend(caller, pointsOf(options.method));
-  return (await turns?.take()) ?? { waited: false, release: () => undefined };
 }
 
 /** Sends the request; an answer that says the primary budget is (nearly) spent is held for all. */
@@ -142,35 +130,6 @@ async function sendAndRecord<T>(
 function answerOf(error: unknown) {
   const answer = error as { status?: number; message?: string; response?: { headers?: never } };
   return { status: answer.status, message: answer.message, headers: answer.response?.headers };
-}
-
-interface OneAtATime {
-  /** Resolves when it is this caller's turn; `waited` when another held it at the time. */
-  take(): Promise<{ waited: boolean; release: () => void }>;
-}
-
-function oneAtATime(): OneAtATime {
-  let tail: Promise<void> = Promise.resolve();
-  let holders = 0;
-  return {
-    async take() {
-      const waited = holders > 0;
-      holders += 1;
-      const ahead = tail;
-      let release!: () => void;
-      tail = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      await ahead;
-      return {
-        waited,
-        release: () => {
-          holders -= 1;
-          release();
-        },
-      };
-    },
-  };
 }
 
 /**
@@ -212,6 +171,17 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
   const client = new RunnerOctokit({
     baseUrl,
     log: octokitLog,
+    ...(options.pace
+      ? {
+          paced: {
+            pace: options.pace,
+            caller: installationId
+              ? `installation-${installationId}`
+              : `app-${options.credentials.appId}`,
+            now: options.now ?? Date.now,
+          },
+        }
+      : {}),
     ...(options.fetch ? { request: { fetch: options.fetch } } : {}),
     authStrategy: createAppAuth,
     auth: {
@@ -237,12 +207,5 @@ function buildClient(options: GitHubClientOptions, installationId?: number): Git
     const remaining = Number(response.headers['x-ratelimit-remaining']);
     if (Number.isFinite(remaining)) options.onRateLimit?.(remaining);
   });
-  if (options.pace)
-    paced(
-      client,
-      options.pace,
-      installationId ? `installation-${installationId}` : `app-${options.credentials.appId}`,
-      options.now ?? Date.now,
-    );
   return client;
 }

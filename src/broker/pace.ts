@@ -17,8 +17,6 @@ import { RateLimitedError } from './errors';
 export interface Pace {
   /** Resolves when `caller` may call GitHub; throws when the wait is longer than the bound. */
   gate(caller: string): Promise<void>;
-  /** Whether a window GitHub opened for `caller` is open now (no wait, no throw). */
-  opened(caller: string): Promise<boolean>;
   /** GitHub told `caller` to wait until `untilMs`: every container waits as long. */
   hold(caller: string, untilMs: number): Promise<void>;
   /**
@@ -97,10 +95,6 @@ export function createPace(options: PaceOptions): Pace {
 
   return {
     gate,
-
-    async opened(caller) {
-      return (await waitUntil(caller)) > now();
-    },
 
     async spend(caller, points) {
       for (;;) {

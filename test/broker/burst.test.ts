@@ -70,12 +70,13 @@ it('brokers killed between a registration and its start lose no job: each job is
 });
 
 describe('a GitHub tighter than its published limits', () => {
-  it('600 points a minute where the brokers budget 900: its 403s and 429s are honoured and no job is lost', async () => {
+  it('600 points a minute where the brokers budget 900: its 403s and 429s are honoured, no call inside their windows, no job lost', async () => {
     const tight = await runBurst({ jobs: 1000, github: { pointsPerMinute: 600 } });
     console.log(`burst, 600 points a minute: ${JSON.stringify(tight)}`);
     expect(tight.refusedWith['403']).toBeGreaterThan(0);
     expect(tight.refusedWith['429']).toBeGreaterThan(0);
     expect(tight).toMatchObject({ lost: 0, registrationsLeft: 0, deadLetters: 0, timeouts: 0 });
+    expect(tight.callsInsideWindows).toEqual({});
   });
 
   it('500 requests an hour: the brokers wait for the reset, none calls inside the window, no job is lost', async () => {
