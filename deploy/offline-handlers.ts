@@ -50,16 +50,19 @@ const runnerHandler = createRunnerHandler();
 
 type Context = { getRemainingTimeInMillis(): number; functionName?: string };
 
+/** How long before serverless offline's timeout the broker gives its event up. */
+const BROKER_GIVE_UP_MS = 30_000;
+
 export async function broker(event: unknown, context?: Context) {
   try {
     // serverless offline drops an asynchronous event whose function timed out, where Lambda
-    // retries it and then keeps it in the dead-letter queue, and its timeout is an uncaught
-    // exception that ends the whole local stack: time out well before it here (10 s, so a
-    // worker thread slowed by a loaded machine still answers first).
+    // retries it and then keeps it in the dead-letter queue: time out well before it here (a
+    // quarter of the timeout, 30 s of the broker's 120, so a worker thread that a loaded machine
+    // starves still answers first and its event reaches the dead letters).
     return await beforeDeadline(
       brokerHandler(event),
       context?.getRemainingTimeInMillis(),
-      10_000,
+      BROKER_GIVE_UP_MS,
       () => new Error('Task timed out (the broker ran out of time)'),
     );
   } catch (error) {

@@ -221,8 +221,13 @@ export async function startOffline(
   const invokeUrl = front ? await front(lambdaUrl) : lambdaUrl;
   const stage = await startStage(
     'serverless-offline',
-    path.join(root, 'node_modules/.bin/serverless'),
+    process.execPath,
     [
+      // A function that outlives its timeout is that invocation's failure, as in Lambda (its
+      // event retried, then dead-lettered), not the end of every function: serverless offline
+      // leaves that timeout as an unhandled rejection, which would stop the whole process.
+      '--unhandled-rejections=warn',
+      path.join(root, 'node_modules/.bin/serverless'),
       'offline',
       '--stage',
       'e2e',
