@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import nock from 'nock';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { loadBrokerConfig } from '../../src/broker/config';
 import { ConfigError } from '../../src/errors';
@@ -8,7 +8,7 @@ import { deriveSealKey, seal } from '../../src/seal';
 import type { RunnerPayload } from '../../runner/runner-payload';
 import { dispatchRequest } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig, verifyAppJwt } from '../support/github-app';
-import { GITHUB_API, startedPayloads, testBroker } from '../support/test-broker';
+import { GITHUB_API, startedPayloads, testBroker, resetEachTest } from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
 
 // A stage may hold more than one App, each installed where the first is and each with GitHub's
@@ -29,12 +29,7 @@ const env = {
   RUNNER_FUNCTION_NAME: 'runner-default',
 };
 
-beforeEach(() => {
-  nock.cleanAll();
-  lambdaMock.reset();
-  lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
-});
-afterEach(() => expect(nock.pendingMocks()).toEqual([]));
+resetEachTest(lambdaMock);
 
 /** GitHub as App `appId` (its JWT checked with its public key) or one of its installations. */
 function asApp(publicKey: string) {

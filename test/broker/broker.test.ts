@@ -6,7 +6,12 @@ import { registeredLabel } from '../../src/broker/janitor';
 import type { RunnerPayload } from '../../runner/runner-payload';
 import { dispatchRequest, sealedRunnerPayload } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
-import { mintsToken, settlesThenDispatchesAgain, testBroker } from '../support/test-broker';
+import {
+  mintsToken,
+  settlesThenDispatchesAgain,
+  testBroker,
+  resetEachTest,
+} from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
 
 const lambdaMock = mockClient(LambdaClient);
@@ -21,15 +26,7 @@ const PROFILES = JSON.stringify([
 
 beforeAll(() => nock.disableNetConnect());
 afterAll(() => nock.enableNetConnect());
-beforeEach(() => {
-  nock.cleanAll();
-  lambdaMock.reset();
-  lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
-});
-afterEach(() => {
-  // Every GitHub call a test set up was made, and no other.
-  expect(nock.pendingMocks()).toEqual([]);
-});
+resetEachTest(lambdaMock);
 
 const broker = (env: Record<string, string> = {}) =>
   testBroker({

@@ -10,7 +10,7 @@ import { captureLog } from '../support/capture-log';
 import { dispatchRequest, sealedRunnerPayload } from '../support/dispatch-request';
 import { useDynamo } from '../support/dynalite';
 import { appKeys, encodeJitConfig } from '../support/github-app';
-import { mintsToken, testBroker } from '../support/test-broker';
+import { mintsToken, testBroker, resetEachTest } from '../support/test-broker';
 import { TEST_SECRET, delivery, queuedJob } from '../support/webhook-events';
 
 // The App's own workflow_job deliveries say where each of our jobs stands; the webhook records
@@ -24,15 +24,7 @@ const request = dispatchRequest();
 const job: JobKey = { owner: 'acme', repo: 'app', jobId: 1001 };
 const states = () => dynamoJobStates({ dynamodb: dynamo.current.client, tableName: 'control' });
 
-beforeEach(() => {
-  nock.cleanAll();
-  lambdaMock.reset();
-  lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
-});
-afterEach(() => {
-  // Every GitHub call a test set up was made; an unplanned one failed its request.
-  expect(nock.pendingMocks()).toEqual([]);
-});
+resetEachTest(lambdaMock);
 
 const broker = (env: Record<string, string> = {}) =>
   testBroker(

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { verifyAppJwt } from '../support/github-app';
+import { describeRunner } from '../support/github-runner';
 import { delivery } from '../support/webhook-events';
 import { queuedJobFor } from './deliveries';
 
@@ -380,18 +381,7 @@ export class FakeGitHub {
   }
 
   describe(runner: FakeRunner) {
-    return {
-      id: runner.id,
-      name: runner.name,
-      os: 'linux',
-      status: runner.status,
-      busy: runner.busy,
-      labels: runner.labels.map((name, index) => ({
-        id: index + 1,
-        name,
-        type: 'custom' as const,
-      })),
-    };
+    return describeRunner(runner);
   }
 
   private onRunnerEvent(runner: FakeRunner, event: string): void {

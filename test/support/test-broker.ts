@@ -71,3 +71,16 @@ export function startedPayloads(lambdaMock: AwsClientStub<LambdaClient>): Runner
         ) as RunnerPayload,
     );
 }
+
+/**
+ * Each test of a suite starts with no GitHub interceptors and the runner functions accepting
+ * invokes, and ends with every GitHub call it set up made (an unplanned call fails its request).
+ */
+export function resetEachTest(lambdaMock: AwsClientStub<LambdaClient>): void {
+  beforeEach(() => {
+    nock.cleanAll();
+    lambdaMock.reset();
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
+  });
+  afterEach(() => expect(nock.pendingMocks()).toEqual([]));
+}

@@ -1,5 +1,6 @@
 import { verifyAppJwt } from '../github-app';
 import { encodeJitConfig } from '../github-app';
+import { describeRunner } from '../github-runner';
 
 /**
  * GitHub's REST API for the routes the broker uses, enforcing GitHub's documented limits on a
@@ -336,14 +337,7 @@ export class LimitedGitHub {
   }
 
   private describe(runner: Runner) {
-    return {
-      id: runner.id,
-      name: runner.name,
-      os: 'linux',
-      status: runner.status,
-      busy: runner.busy,
-      labels: runner.labels.map((name, index) => ({ id: index + 1, name, type: 'custom' })),
-    };
+    return describeRunner(runner);
   }
 
   /**
