@@ -9,7 +9,12 @@ import { jobStory } from '../../src/job-story';
 import { stateChange } from '../../src/local-builds';
 import { dispatchRequest, sealedRunnerPayload } from '../support/dispatch-request';
 import { appKeys, encodeJitConfig } from '../support/github-app';
-import { mintsToken, settlesThenDispatchesAgain, testBroker } from '../support/test-broker';
+import {
+  GITHUB_API,
+  mintsToken,
+  settlesThenDispatchesAgain,
+  testBroker,
+} from '../support/test-broker';
 import { TEST_SECRET } from '../support/webhook-events';
 
 const lambdaMock = mockClient(LambdaClient);
@@ -140,20 +145,22 @@ describe('the settle queue: runner destination records and build state changes b
 });
 
 describe('the dispatch queue: jobs wait in it, not in a running function', () => {
-  it('starts a runner for a sealed request, and hides one GitHub asked to wait for', async () => {
+  it("starts a runner for a sealed request, and hides one GitHub asked to wait for (another installation's)", async () => {
     const { handler } = broker();
     mintsToken()
       .get('/repos/acme/app/actions/jobs/1001')
       .reply(200, { id: 1001, status: 'queued' })
       .post('/repos/acme/app/actions/runners/generate-jitconfig')
-      .reply(201, { runner: { id: 555 }, encoded_jit_config: encodeJitConfig(555, 'x') })
+      .reply(201, { runner: { id: 555 }, encoded_jit_config: encodeJitConfig(555, 'x') });
+    // Installation 78's window holds its own job only: no call for 78 inside it, 77's goes on.
+    mintsToken(nock(GITHUB_API), 78)
       .get('/repos/acme/app/actions/jobs/1002')
       .reply(
         403,
         { message: 'You have exceeded a secondary rate limit' },
         { 'retry-after': '300' },
       );
-    const other = seal({ ...request, jobId: 1002 }, key);
+    const other = seal({ ...request, jobId: 1002, installationId: 78 }, key);
     await expect(
       handler(batch(JSON.stringify(seal(request, key)), JSON.stringify(other))),
     ).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
