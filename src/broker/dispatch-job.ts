@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { recordBroker, type Metrics } from '../metrics';
 import type { RunnerProfile } from '../profiles';
 import type { RunnerRequest } from '../runner-request';
-import type { JobStates } from '../job-states';
+import type { JobState, JobStates } from '../job-states';
 import { seal } from '../seal';
 import type { RunnerCredential, RunnerPayload } from '../../runner/runner-payload';
 import { isVersioned, type BrokerConfig } from './config';
@@ -103,12 +103,27 @@ async function jobStatus(
   knownStatus: string | undefined,
 ): Promise<{ status: string; source: 'github' | 'deliveries' }> {
   if (knownStatus) return { status: knownStatus, source: 'github' };
-  const recorded = await deps.jobStates?.read(job).catch((error: unknown) => {
-    deps.log.warn({ err: error, jobId: job.jobId }, "could not read the job's recorded state");
-    return undefined;
-  });
+  const recorded = await recordedState(job, deps, deps.log);
   if (recorded) return { status: recorded.status, source: 'deliveries' };
   return { status: await readJobStatus(client, job), source: 'github' };
+}
+
+/**
+ * The job's state as its deliveries recorded it, or undefined: none recorded, or the table could
+ * not be read (logged; GitHub is asked instead).
+ */
+export async function recordedState(
+  job: Pick<RunnerRequest, 'owner' | 'repo' | 'jobId'>,
+  deps: Pick<BrokerDeps, 'jobStates'>,
+  log: Logger,
+): Promise<JobState | undefined> {
+  return deps.jobStates?.read(job).catch((error: unknown) => {
+    log.warn(
+      { err: error, jobId: job.jobId },
+      "could not read the job's recorded state: asking GitHub",
+    );
+    return undefined;
+  });
 }
 
 /**

@@ -6,7 +6,13 @@ import type { JobState } from '../job-states';
 import { isSealed, sealExpiry } from '../seal';
 import { parseRunnerPayload, type RunnerPayload } from '../../runner/runner-payload';
 import { BUILD_PAYLOAD_VARIABLE } from './executors';
-import { dispatchJob, targetOf, type BrokerDeps, type DispatchOutcome } from './dispatch-job';
+import {
+  dispatchJob,
+  recordedState,
+  targetOf,
+  type BrokerDeps,
+  type DispatchOutcome,
+} from './dispatch-job';
 import type { GitHubClient } from './github-client';
 import {
   deleteRunner,
@@ -135,18 +141,6 @@ async function settlePayload(
   return { runnerName: payload.runnerName, registration, redispatch };
 }
 
-/** The job's state as its deliveries recorded it, or undefined (none, or the table failed). */
-async function recordedState(
-  payload: RunnerPayload,
-  deps: BrokerDeps,
-  log: Logger,
-): Promise<JobState | undefined> {
-  return deps.jobStates?.read(payload).catch((error: unknown) => {
-    log.warn({ err: error }, "could not read the job's recorded state: asking GitHub");
-    return undefined;
-  });
-}
-
 /**
  * The deliveries say the job is in progress or done, so it gets no other runner and GitHub is
  * not asked about it. The runner GitHub gave it to is an ephemeral one that GitHub removes once
@@ -169,17 +163,7 @@ async function settleFromDeliveries(
     ? 'gone'
     : await removeUnlessBusy(client, target, payload, log);
   await retireVersion(payload, deps, log);
-  log.info(
-    {
-      condition,
-      registration,
-      jobStatus: recorded.status,
-      jobConclusion: recorded.conclusion,
-      source: 'deliveries',
-    },
-    'runner settled',
-  );
-  if (recorded.conclusion) recordBroker(deps.metrics, 'JobsConcluded', recorded.conclusion);
+  logSettled(recorded, { condition, registration, source: 'deliveries', log, deps });
   return { runnerName: payload.runnerName, registration };
 }
 
@@ -192,14 +176,31 @@ async function jobOutcome(
   payload: RunnerPayload,
   settled: { condition: string; registration: string; log: Logger; deps: BrokerDeps },
 ): Promise<string> {
-  const { status, conclusion } = await readJob(client, payload);
-  const { condition, registration, log, deps } = settled;
+  const job = await readJob(client, payload);
+  logSettled(job, { ...settled, source: 'github' });
+  return job.status;
+}
+
+/**
+ * One line per settled runner, with the job's status and conclusion and where they were read
+ * (GitHub, or the App's deliveries), and the conclusion counted (`JobsConcluded`).
+ */
+function logSettled(
+  job: { status: string; conclusion?: string },
+  settled: {
+    condition: string;
+    registration: string;
+    source: string;
+    log: Logger;
+    deps: BrokerDeps;
+  },
+): void {
+  const { condition, registration, source, log, deps } = settled;
   log.info(
-    { condition, registration, jobStatus: status, jobConclusion: conclusion },
+    { condition, registration, jobStatus: job.status, jobConclusion: job.conclusion, source },
     'runner settled',
   );
-  if (conclusion) recordBroker(deps.metrics, 'JobsConcluded', conclusion);
-  return status;
+  if (job.conclusion) recordBroker(deps.metrics, 'JobsConcluded', job.conclusion);
 }
 
 /** The runner's own version served its one job: it goes (the schedule sweeps any left). */
