@@ -50,15 +50,15 @@ const runnerHandler = createRunnerHandler();
 
 type Context = { getRemainingTimeInMillis(): number; functionName?: string };
 
-/** How long before serverless offline's timeout the broker gives its event up. */
+/** How long before the function's timeout the broker gives its event up. */
 const BROKER_GIVE_UP_MS = 30_000;
 
 export async function broker(event: unknown, context?: Context) {
   try {
-    // serverless offline drops an asynchronous event whose function timed out, where Lambda
-    // retries it and then keeps it in the dead-letter queue: time out well before it here (a
-    // quarter of the timeout, 30 s of the broker's 120, so a worker thread that a loaded machine
-    // starves still answers first and its event reaches the dead letters).
+    // The local stack runs serverless offline without its own timeout (which would drop the
+    // event, where Lambda retries it and then keeps it in the dead-letter queue): the broker
+    // keeps its deadline here, a quarter of the timeout early (30 s of the broker's 120), so a
+    // worker thread that a loaded machine starves still gives its event to the dead letters.
     return await beforeDeadline(
       brokerHandler(event),
       context?.getRemainingTimeInMillis(),

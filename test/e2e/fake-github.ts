@@ -74,6 +74,8 @@ export class FakeGitHub {
   /** How many times each job was taken by a runner ("Running job"). */
   readonly jobsRun = new Map<number, number>();
   private nextDeliveryId = 1;
+  /** Redeliveries asked for and not yet answered. */
+  private readonly redeliveries = new Set<Promise<number>>();
 
   /**
    * Delivers a webhook as GitHub does: POSTs it to the webhook URL and records the attempt in
@@ -249,8 +251,22 @@ export class FakeGitHub {
   private redeliver(id: number): Answer {
     const delivery = this.hookDeliveries.find((candidate) => candidate.id === id);
     if (!delivery) return notFound();
-    setTimeout(() => void this.deliver(delivery, true), 10);
+    const attempt = new Promise((resolve) => setTimeout(resolve, 10)).then(() =>
+      this.deliver(delivery, true),
+    );
+    this.redeliveries.add(attempt);
+    void attempt.finally(() => this.redeliveries.delete(attempt));
     return { status: 202, body: {} };
+  }
+
+  /**
+   * Resolves once every redelivery asked for so far has been answered (and is in the delivery
+   * log). GitHub's deliveries end within its 10 s timeout, far inside the schedule's 15 minutes;
+   * a suite that runs the schedule every few seconds waits for this first, so that a schedule
+   * run never sees a failed delivery whose redelivery is still on its way.
+   */
+  async redeliveriesAnswered(): Promise<void> {
+    while (this.redeliveries.size > 0) await Promise.allSettled([...this.redeliveries]);
   }
 
   private mint(installationId: number): Answer {

@@ -223,9 +223,9 @@ export async function startOffline(
     'serverless-offline',
     process.execPath,
     [
-      // A function that outlives its timeout is that invocation's failure, as in Lambda (its
-      // event retried, then dead-lettered), not the end of every function: serverless offline
-      // leaves that timeout as an unhandled rejection, which would stop the whole process.
+      // A failed asynchronous invocation is that invocation's failure, as in Lambda, not the
+      // end of every function: serverless offline leaves it as an unhandled rejection, which
+      // would stop the whole process.
       '--unhandled-rejections=warn',
       path.join(root, 'node_modules/.bin/serverless'),
       'offline',
@@ -237,6 +237,13 @@ export async function startOffline(
       String(httpPort),
       '--lambdaPort',
       String(lambdaPort),
+      // serverless offline's own timeout terminates the function's worker thread but keeps the
+      // instance in its pool: every later invocation that lands on it hangs until the timeout
+      // and is dropped without running (one event per timeout, for the rest of the run). Each
+      // function keeps its deadline itself instead, from the context's remaining time: the
+      // webhook answers 503 two seconds before it, the offline broker gives its event up 30 s
+      // before it (to the dead letters), the runner stops its listener at its deadline margin.
+      '--noTimeout',
     ],
     {
       cwd: path.join(root, 'deploy'),
