@@ -216,12 +216,12 @@ async function run(options) {
   say('√ Connected to GitHub');
   say('');
   say("Current runner version: '2.330.0'");
-  // Like GitHub, the fake gives a queued job to one runner only: a runner it says no to
-  // listens on without a job, as a real one would.
-  const offer = await report('listening', {
-    wantsJob: !/^(exit:\d+|idle)$/.test(scenario),
-  });
-  if (offer && offer.job === false) scenario = 'idle';
+  // Like GitHub, the fake gives a queued job to one runner only: a runner that wanted one and
+  // that it says no to listens on without a job, as a real one would. One that exits or idles
+  // before its job does so whatever the answer.
+  const wantsJob = !/^(exit:\d+|idle)$/.test(scenario);
+  const offer = await report('listening', { wantsJob });
+  if (wantsJob && offer && offer.job === false) scenario = 'idle';
   say(`${stamp()}: Listening for Jobs`);
   const exit = /^exit:(\d+)$/.exec(scenario);
   if (exit) {
