@@ -12,6 +12,7 @@ import { appKeys, encodeJitConfig } from '../support/github-app';
 import {
   GITHUB_API,
   mintsToken,
+  resetEachTest,
   settlesThenDispatchesAgain,
   testBroker,
 } from '../support/test-broker';
@@ -25,14 +26,11 @@ const QUEUE_ARN = 'arn:aws:sqs:us-east-1:123456789012:lambda-runner-test-settle'
 
 beforeAll(() => nock.disableNetConnect());
 afterAll(() => nock.enableNetConnect());
+resetEachTest(lambdaMock);
 beforeEach(() => {
-  nock.cleanAll();
-  lambdaMock.reset();
   sqsMock.reset();
-  lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
   sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
 });
-afterEach(() => expect(nock.pendingMocks()).toEqual([]));
 
 const broker = () =>
   testBroker({

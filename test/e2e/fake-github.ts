@@ -321,7 +321,7 @@ export class FakeGitHub {
       'DELETE runners/:id': () => this.delete(scope, id),
       'GET runners/:id': () => {
         const runner = this.runners.get(id);
-        return runner && runner.scope === scope ? ok(this.describe(runner)) : notFound();
+        return runner && runner.scope === scope ? ok(describeRunner(runner)) : notFound();
       },
     };
     return (routes[`${method} ${rest.replace(/\/\d+$/, '/:id')}`] ?? notFound)();
@@ -371,7 +371,7 @@ export class FakeGitHub {
       ),
     ).toString('base64');
     this.jitConfigs.set(name, encoded);
-    return { status: 201, body: { runner: this.describe(runner), encoded_jit_config: encoded } };
+    return { status: 201, body: { runner: describeRunner(runner), encoded_jit_config: encoded } };
   }
 
   private list(scope: string, url: URL): Answer {
@@ -385,7 +385,7 @@ export class FakeGitHub {
       total_count: all.length,
       runners: all
         .slice((page - 1) * perPage, page * perPage)
-        .map((runner) => this.describe(runner)),
+        .map((runner) => describeRunner(runner)),
     });
   }
 
@@ -394,10 +394,6 @@ export class FakeGitHub {
     if (!runner || runner.scope !== scope) return notFound();
     this.runners.delete(id);
     return { status: 204, body: undefined };
-  }
-
-  describe(runner: FakeRunner) {
-    return describeRunner(runner);
   }
 
   private onRunnerEvent(runner: FakeRunner, event: string): void {

@@ -311,14 +311,17 @@ export class LimitedGitHub {
     this.runners.set(runner.id, runner);
     return {
       status: 201,
-      body: { runner: this.describe(runner), encoded_jit_config: encodeJitConfig(runner.id, name) },
+      body: {
+        runner: describeRunner(runner),
+        encoded_jit_config: encodeJitConfig(runner.id, name),
+      },
     };
   }
 
   private runner(repo: string, id: number): Answer {
     const runner = this.runners.get(id);
     if (!runner || runner.repo !== repo) return { status: 404, body: { message: 'Not Found' } };
-    return { status: 200, body: this.describe(runner) };
+    return { status: 200, body: describeRunner(runner) };
   }
 
   private unregister(repo: string, id: number): Answer {
@@ -332,12 +335,8 @@ export class LimitedGitHub {
     const name = url.searchParams.get('name');
     const runners = [...this.runners.values()]
       .filter((runner) => runner.repo === repo && (!name || runner.name === name))
-      .map((runner) => this.describe(runner));
+      .map((runner) => describeRunner(runner));
     return { status: 200, body: { total_count: runners.length, runners } };
-  }
-
-  private describe(runner: Runner) {
-    return describeRunner(runner);
   }
 
   /**
